@@ -1,0 +1,167 @@
+/**
+ * The public shapes of the REST API (../shared/contract.md), as zod schemas. Types come from the schemas, and the
+ * same schemas validate on both sides of Redis.
+ */
+import { z } from 'zod';
+import { ValidationError } from './errors.js';
+
+/** Names a folder under data/sessions, so nothing but these characters may pass (no dots, no slashes). */
+export const sessionIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1 to 64 letters, digits, "_" or "-"');
+export type SessionId = z.infer<typeof sessionIdSchema>;
+
+export const engineNames = ['webjs', 'simulator'] as const;
+export const engineNameSchema = z.enum(engineNames);
+export type EngineName = z.infer<typeof engineNameSchema>;
+
+export const sessionStatuses = ['starting', 'qr', 'authenticated', 'connected', 'disconnected', 'failed'] as const;
+export const sessionStatusSchema = z.enum(sessionStatuses);
+export type SessionStatus = z.infer<typeof sessionStatusSchema>;
+
+export const acks = ['pending', 'sent', 'delivered', 'read', 'played', 'failed'] as const;
+export const ackSchema = z.enum(acks);
+export type Ack = z.infer<typeof ackSchema>;
+
+const isoTimestamp = z.iso.datetime({ offset: false });
+
+export const lastErrorSchema = z.object({ code: z.string(), message: z.string() }).nullable();
+export type LastError = z.infer<typeof lastErrorSchema>;
+
+export const meSchema = z.object({ id: z.string(), pushName: z.string() });
+export type Me = z.infer<typeof meSchema>;
+
+export const sessionSchema = z.object({
+  id: sessionIdSchema,
+  status: sessionStatusSchema,
+  engine: engineNameSchema,
+  me: meSchema.nullable(),
+  createdAt: isoTimestamp,
+  updatedAt: isoTimestamp,
+  lastError: lastErrorSchema,
+});
+export type Session = z.infer<typeof sessionSchema>;
+
+export const messageSchema = z.object({
+  id: z.string(),
+  chatId: z.string(),
+  from: z.string(),
+  to: z.string(),
+  fromMe: z.boolean(),
+  type: z.string(),
+  body: z.string(),
+  timestamp: isoTimestamp,
+  ack: ackSchema,
+});
+export type Message = z.infer<typeof messageSchema>;
+
+export const chatSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  isGroup: z.boolean(),
+  unreadCount: z.number().int().nonnegative(),
+  timestamp: isoTimestamp,
+  lastMessage: messageSchema.nullable(),
+});
+export type Chat = z.infer<typeof chatSchema>;
+
+export const contactSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  pushName: z.string(),
+  number: z.string(),
+  isMyContact: z.boolean(),
+  isGroup: z.boolean(),
+});
+export type Contact = z.infer<typeof contactSchema>;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Chat ids
+
+const whatsAppIdPattern = /^(?:\d{5,20}@c\.us|\d{5,20}(?:-\d{1,20})?@g\.us|\d{5,20}@lid)$/;
+const phoneSeparators = /[\s().\-/]/g;
+
+/**
+ * Turns what a caller wrote into a WhatsApp chat id: ids pass as they are (`@s.whatsapp.net` becomes `@c.us`),
+ * a phone number in any common spelling (`+1 555-123-4567`, `(555) 123 4567`, `0049 30 1234567`) becomes
+ * `<digits>@c.us`. Returns null when it is neither.
+ */
+export function normaliseChatId(raw: string): string | null {
+  const trimmed = raw.trim();
+  if (trimmed.includes('@')) {
+    const canonical = trimmed.replace(/@s\.whatsapp\.net$/, '@c.us');
+    return whatsAppIdPattern.test(canonical) ? canonical : null;
+  }
+  let digits = trimmed.replace(phoneSeparators, '');
+  if (digits.startsWith('+')) digits = digits.slice(1);
+  else if (digits.startsWith('00')) digits = digits.slice(2);
+  // E.164 allows at most 15 digits; fewer than 6 cannot be a subscriber number anywhere.
+  return /^\d{6,15}$/.test(digits) ? `${digits}@c.us` : null;
+}
+
+export const chatIdSchema = z
+  .string()
+  .max(128, 'must be at most 128 characters')
+  .transform((raw, ctx) => {
+    const id = normaliseChatId(raw);
+    if (id === null) {
+      ctx.addIssue({ code: 'custom', message: 'must be a WhatsApp id (…@c.us, …@g.us) or a phone number' });
+      return z.NEVER;
+    }
+    return id;
+  });
+
+/** The number part of a chat id (`15551234567@c.us` → `15551234567`). */
+export function numberOfChatId(chatId: string): string {
+  return chatId.split('@')[0] ?? chatId;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Request bodies and queries
+
+export const maxTextLength = 65_536;
+export const maxBodyBytes = 256 * 1024;
+
+export const textSchema = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(maxTextLength, `must be at most ${maxTextLength} characters`);
+
+/** Routes that take no fields: an empty body or `{}`. */
+export const emptyBodySchema = z.strictObject({});
+export const createSessionBodySchema = z.strictObject({ sessionId: sessionIdSchema.optional() });
+export const sendMessageBodySchema = z.strictObject({ chatId: chatIdSchema, text: textSchema });
+export const simulatorScanBodySchema = z.strictObject({
+  phone: z.string().regex(/^\d{6,15}$/, 'must be 6 to 15 digits').optional(),
+});
+export const simulatorIncomingBodySchema = z.strictObject({ from: chatIdSchema, text: textSchema });
+
+export const messagesQuerySchema = z.strictObject({
+  limit: z
+    .string()
+    .regex(/^\d{1,3}$/, 'must be an integer from 1 to 500')
+    .transform(Number)
+    .pipe(z.number().int().min(1, 'must be at least 1').max(500, 'must be at most 500'))
+    .optional(),
+});
+export const defaultMessagesLimit = 50;
+
+/** Parses `input` or throws a ValidationError whose `fields` name each path (prefixed) and what is wrong. */
+export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, pathPrefix = ''): z.output<S> {
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  throw new ValidationError(describeIssues(parsed.error, pathPrefix));
+}
+
+export function describeIssues(error: z.ZodError, pathPrefix = ''): Array<{ path: string; message: string }> {
+  return error.issues.flatMap((issue) => {
+    const path = [pathPrefix, ...issue.path.map(String)].filter((part) => part !== '').join('.');
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({
+        path: path === '' ? key : `${path}.${key}`,
+        message: 'is not a field of this route',
+      }));
+    }
+    return [{ path: path === '' ? '(root)' : path, message: issue.message }];
+  });
+}

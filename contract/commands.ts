@@ -1,0 +1,124 @@
+/**
+ * The protocol between the functions and the session hosts over Redis.
+ *
+ * A caller LPUSHes a `CommandEnvelope` onto the inbox list of the host that owns the session and waits on its own
+ * reply channel (pub/sub) until `deadline`. The host BRPOPs the envelope (so exactly one host takes it, once),
+ * drops it unrun when the deadline has passed, runs it, and PUBLISHes a `CommandReply` to `replyTo`.
+ * Both sides validate what crosses Redis with these schemas.
+ */
+import { z } from 'zod';
+import { errorCodes } from './errors.js';
+import {
+  ackSchema,
+  chatSchema,
+  contactSchema,
+  messageSchema,
+  sessionIdSchema,
+  sessionSchema,
+  meSchema,
+  type Session,
+} from './api.js';
+
+export const protocolVersion = 1;
+
+/** A message crossing the simulated network from one simulated session's host to another's. */
+export const simulatedWireMessageSchema = z.object({
+  id: z.string(),
+  from: z.string(),
+  to: z.string(),
+  body: z.string(),
+  timestamp: z.string(),
+  senderSessionId: sessionIdSchema,
+  senderPushName: z.string(),
+});
+export type SimulatedWireMessage = z.infer<typeof simulatedWireMessageSchema>;
+
+export const commandSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('create') }),
+  z.object({ type: z.literal('delete') }),
+  z.object({ type: z.literal('restart') }),
+  z.object({ type: z.literal('send'), chatId: z.string(), text: z.string() }),
+  z.object({ type: z.literal('chats') }),
+  z.object({ type: z.literal('messages'), chatId: z.string(), limit: z.number().int().min(1).max(500) }),
+  z.object({ type: z.literal('contacts') }),
+  z.object({ type: z.literal('sim.scan'), phone: z.string().optional() }),
+  z.object({ type: z.literal('sim.incoming'), from: z.string(), text: z.string() }),
+  z.object({ type: z.literal('sim.deliver'), message: simulatedWireMessageSchema }),
+  z.object({ type: z.literal('sim.ack'), messageId: z.string(), chatId: z.string(), ack: ackSchema }),
+  z.object({ type: z.literal('ws.resume'), connectionId: z.string().min(1), after: z.string() }),
+]);
+export type Command = z.infer<typeof commandSchema>;
+export type CommandType = Command['type'];
+
+export const commandEnvelopeSchema = z.object({
+  v: z.literal(protocolVersion),
+  requestId: z.string().min(1),
+  sessionId: sessionIdSchema,
+  /** Epoch ms after which the caller has given up: the host must not start the command. */
+  deadline: z.number().int().positive(),
+  /** The pub/sub channel the caller listens on; null for fire-and-forget commands between hosts. */
+  replyTo: z.string().nullable(),
+  command: commandSchema,
+});
+export type CommandEnvelope = z.infer<typeof commandEnvelopeSchema>;
+
+export const errorBodySchema = z.object({
+  code: z.enum(errorCodes),
+  message: z.string(),
+  details: z.record(z.string(), z.unknown()).optional(),
+});
+
+export const commandReplySchema = z.discriminatedUnion('ok', [
+  z.object({ requestId: z.string(), ok: z.literal(true), result: z.unknown() }),
+  z.object({ requestId: z.string(), ok: z.literal(false), error: errorBodySchema }),
+]);
+export type CommandReply = z.infer<typeof commandReplySchema>;
+
+const sessionResult = z.object({ session: sessionSchema });
+const emptyResult = z.object({});
+
+/** What a successful reply carries, per command: validated again by the caller. */
+export const commandResultSchemas = {
+  create: sessionResult,
+  delete: sessionResult,
+  restart: sessionResult,
+  send: z.object({ message: messageSchema }),
+  chats: z.object({ chats: z.array(chatSchema) }),
+  messages: z.object({ messages: z.array(messageSchema) }),
+  contacts: z.object({ contacts: z.array(contactSchema) }),
+  'sim.scan': sessionResult,
+  'sim.incoming': z.object({ message: messageSchema }),
+  'sim.deliver': emptyResult,
+  'sim.ack': emptyResult,
+  'ws.resume': z.object({ replayed: z.number().int().nonnegative(), expired: z.boolean() }),
+} satisfies Record<CommandType, z.ZodType>;
+
+export type CommandResult<T extends CommandType> = z.infer<(typeof commandResultSchemas)[T]>;
+export type CommandOf<T extends CommandType> = Extract<Command, { type: T }>;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Session state in Redis
+
+/** What the session host keeps in Redis for each session; the public `Session` plus what the functions need. */
+export const sessionRecordSchema = sessionSchema.extend({
+  /** The latest QR while status is `qr`, else null. */
+  qr: z.string().nullable(),
+  me: meSchema.nullable(),
+});
+export type SessionRecord = z.infer<typeof sessionRecordSchema>;
+
+/** The public Session of a record (the QR is served by its own route only). */
+export function publicSession(record: SessionRecord): Session {
+  const { qr: _qr, ...session } = record;
+  return session;
+}
+
+/** A live session host, as it announces itself with each heartbeat. */
+export const hostInfoSchema = z.object({
+  hostId: z.string(),
+  engine: z.string(),
+  sessions: z.number().int().nonnegative(),
+  startedAt: z.string(),
+  heartbeatAt: z.string(),
+});
+export type HostInfo = z.infer<typeof hostInfoSchema>;

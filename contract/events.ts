@@ -1,0 +1,46 @@
+/**
+ * Events pushed to WebSocket clients, and what clients may send. Each event is appended by the session host to a
+ * capped per-session Redis stream first; the stream entry id is the event id (increasing within a session).
+ */
+import { z } from 'zod';
+import { ackSchema, lastErrorSchema, meSchema, messageSchema, sessionIdSchema, sessionStatusSchema } from './api.js';
+
+export const connectionUpdateDataSchema = z.object({
+  status: sessionStatusSchema,
+  qr: z.string().nullable(),
+  lastError: lastErrorSchema,
+  me: meSchema.nullable().optional(),
+});
+
+export const messageAckDataSchema = z.object({ messageId: z.string(), chatId: z.string(), ack: ackSchema });
+
+/** An event before it has an id: what the session host raises and appends to the log. */
+export const eventBodySchema = z.discriminatedUnion('event', [
+  z.object({
+    event: z.literal('connection_update'),
+    sessionId: sessionIdSchema,
+    timestamp: z.string(),
+    data: connectionUpdateDataSchema,
+  }),
+  z.object({ event: z.literal('message'), sessionId: sessionIdSchema, timestamp: z.string(), data: messageSchema }),
+  z.object({
+    event: z.literal('message_ack'),
+    sessionId: sessionIdSchema,
+    timestamp: z.string(),
+    data: messageAckDataSchema,
+  }),
+]);
+export type EventBody = z.infer<typeof eventBodySchema>;
+export type ServiceEvent = EventBody & { id: string; truncated?: true };
+
+export const clientActionSchema = z.discriminatedUnion('action', [
+  z.strictObject({ action: z.literal('subscribe'), sessionId: sessionIdSchema }),
+  z.strictObject({ action: z.literal('unsubscribe'), sessionId: sessionIdSchema }),
+  z.strictObject({
+    action: z.literal('resume'),
+    sessionId: sessionIdSchema,
+    after: z.string().regex(/^\d{1,20}-\d{1,20}$/, 'must be an event id this service gave'),
+  }),
+  z.strictObject({ action: z.literal('ping') }),
+]);
+export type ClientAction = z.infer<typeof clientActionSchema>;

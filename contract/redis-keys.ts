@@ -1,0 +1,57 @@
+/**
+ * Every Redis key and channel of the service, built in one place. All share a prefix (`KEY_PREFIX`, default `wa`)
+ * so that several deployments, or several tests, can share one Redis without touching each other's keys.
+ */
+export interface RedisKeys {
+  readonly prefix: string;
+  /** Sorted set: every session id, scored by creation time (ms). */
+  sessions: string;
+  /** String: the SessionRecord JSON of one session. */
+  session(sessionId: string): string;
+  /** String with a TTL (the lease): the host id that owns the session. */
+  sessionOwner(sessionId: string): string;
+  /** Sorted set: host id → last heartbeat (ms). */
+  hosts: string;
+  /** String with a TTL: the HostInfo JSON of a live host. */
+  host(hostId: string): string;
+  /** List: command envelopes waiting for that host (LPUSH in, BRPOP out). */
+  hostInbox(hostId: string): string;
+  /** Pub/sub channel: replies for one caller process. */
+  replies(callerId: string): string;
+  /** Stream: the event log of one session (capped). */
+  events(sessionId: string): string;
+  /** Hash: one WebSocket connection (its filter, when it connected). */
+  wsConnection(connectionId: string): string;
+  /** Set: connections that receive every session's events (no subscription). */
+  wsUnfiltered: string;
+  /** Set: connections subscribed to one session. */
+  wsSubscribers(sessionId: string): string;
+  /** String: simulator phone number → session id. */
+  simulatorPhone(phone: string): string;
+  /** String: an Idempotency-Key's stored request hash and response. */
+  idempotency(scope: string, key: string): string;
+  /** String: a per-session send rate-limit window. */
+  sendRate(sessionId: string): string;
+}
+
+export function redisKeys(prefix = 'wa'): RedisKeys {
+  // Hash tags keep every key of one session in one Redis Cluster slot, so multi-key scripts stay legal there.
+  const s = (sessionId: string) => `${prefix}:{s:${sessionId}}`;
+  return {
+    prefix,
+    sessions: `${prefix}:sessions`,
+    session: (id) => `${s(id)}:record`,
+    sessionOwner: (id) => `${s(id)}:owner`,
+    hosts: `${prefix}:hosts`,
+    host: (hostId) => `${prefix}:host:${hostId}`,
+    hostInbox: (hostId) => `${prefix}:host:${hostId}:inbox`,
+    replies: (callerId) => `${prefix}:replies:${callerId}`,
+    events: (id) => `${s(id)}:events`,
+    wsConnection: (connectionId) => `${prefix}:ws:conn:${connectionId}`,
+    wsUnfiltered: `${prefix}:ws:unfiltered`,
+    wsSubscribers: (id) => `${prefix}:ws:subscribers:${id}`,
+    simulatorPhone: (phone) => `${prefix}:sim:phone:${phone}`,
+    idempotency: (scope, key) => `${prefix}:idem:${scope}:${key}`,
+    sendRate: (id) => `${s(id)}:send-rate`,
+  };
+}

@@ -1,0 +1,91 @@
+/** /api/sessions: list, create, read, QR, delete, restart. Reads come from Redis; changes go to the session host. */
+import { randomUUID } from 'node:crypto';
+import { Hono } from 'hono';
+import QRCode from 'qrcode';
+import { createSessionBodySchema, emptyBodySchema, parseOrThrow, sessionIdSchema } from '../../../contract/api.js';
+import { ServiceError } from '../../../contract/errors.js';
+import { publicSession } from '../../../contract/commands.js';
+import type { ApiEnv } from '../api-env.js';
+import { findSession, liveOwner, type ApiDependencies } from '../dependencies.js';
+import { answerOf, type StoredResponse } from '../idempotency.js';
+import { readJsonBody as readBody } from '../middleware.js';
+import { idempotencyKeyOf, respondStored } from './shared.js';
+
+export function sessionRoutes(deps: ApiDependencies): Hono<ApiEnv> {
+  const app = new Hono<ApiEnv>();
+
+  app.get('/', async (c) => {
+    const records = await deps.directory.list();
+    return c.json({ sessions: records.map(publicSession) });
+  });
+
+  app.post('/', async (c) => {
+    const body = parseOrThrow(createSessionBodySchema, await readBody(c));
+    const idempotencyKey = idempotencyKeyOf(c);
+    const create = async (): Promise<StoredResponse> => {
+      const sessionId = body.sessionId ?? randomUUID();
+      if ((await deps.directory.get(sessionId)) !== null) {
+        throw new ServiceError('SESSION_EXISTS', `A session named '${sessionId}' exists already.`, { details: { sessionId } });
+      }
+      const [host] = await deps.directory.liveHosts();
+      if (host === undefined) throw new ServiceError('SESSION_HOST_UNAVAILABLE', 'No session host is running.');
+      const result = await deps.bus.request({ hostId: host.hostId, sessionId }, { type: 'create' }, deps.config.commandTimeoutMs, c.get('requestId'));
+      return { status: 201, body: result, headers: { location: `/api/sessions/${encodeURIComponent(sessionId)}` } };
+    };
+    if (idempotencyKey === null) return respondStored(c, await create());
+    return respondStored(
+      c,
+      await deps.idempotency.run('create-session', idempotencyKey, body, () => answerOf(create), deps.config.commandTimeoutMs),
+    );
+  });
+
+  app.get('/:sessionId', async (c) => {
+    const sessionId = parseOrThrow(sessionIdSchema, c.req.param('sessionId'), 'sessionId');
+    const { record } = await findSession(deps, sessionId);
+    return c.json({ session: publicSession(record) });
+  });
+
+  app.get('/:sessionId/qr', async (c) => {
+    const sessionId = parseOrThrow(sessionIdSchema, c.req.param('sessionId'), 'sessionId');
+    const { record } = await findSession(deps, sessionId);
+    if (record.status !== 'qr' || record.qr === null) {
+      throw new ServiceError('QR_NOT_AVAILABLE', `The session has no QR to show: it is ${record.status}.`, {
+        details: { status: record.status },
+      });
+    }
+    if (/\bimage\/png\b/i.test(c.req.header('accept') ?? '')) {
+      const png = await QRCode.toBuffer(record.qr, { type: 'png', margin: 2, width: 320 });
+      return c.body(new Uint8Array(png), 200, { 'content-type': 'image/png', 'cache-control': 'no-store' });
+    }
+    const dataUrl = await QRCode.toDataURL(record.qr, { margin: 2, width: 320 });
+    c.header('cache-control', 'no-store');
+    return c.json({ qr: record.qr, dataUrl });
+  });
+
+  app.delete('/:sessionId', async (c) => {
+    const sessionId = parseOrThrow(sessionIdSchema, c.req.param('sessionId'), 'sessionId');
+    const entry = await findSession(deps, sessionId);
+    const result = await deps.bus.request(
+      { hostId: liveOwner(entry), sessionId },
+      { type: 'delete' },
+      deps.config.commandTimeoutMs,
+      c.get('requestId'),
+    );
+    return c.json(result, 200);
+  });
+
+  app.post('/:sessionId/restart', async (c) => {
+    const sessionId = parseOrThrow(sessionIdSchema, c.req.param('sessionId'), 'sessionId');
+    parseOrThrow(emptyBodySchema, await readBody(c));
+    const entry = await findSession(deps, sessionId);
+    const result = await deps.bus.request(
+      { hostId: liveOwner(entry), sessionId },
+      { type: 'restart' },
+      deps.config.commandTimeoutMs,
+      c.get('requestId'),
+    );
+    return c.json(result, 202);
+  });
+
+  return app;
+}

@@ -1,0 +1,38 @@
+/** /api/simulator/...: scan a simulated QR, inject a message from outside. Mounted only on the simulator engine. */
+import { Hono } from 'hono';
+import { parseOrThrow, sessionIdSchema, simulatorIncomingBodySchema, simulatorScanBodySchema } from '../../../contract/api.js';
+import type { ApiEnv } from '../api-env.js';
+import { findSession, liveOwner, type ApiDependencies } from '../dependencies.js';
+import { readJsonBody } from '../middleware.js';
+
+export function simulatorRoutes(deps: ApiDependencies): Hono<ApiEnv> {
+  const app = new Hono<ApiEnv>();
+
+  app.post('/sessions/:sessionId/scan', async (c) => {
+    const sessionId = parseOrThrow(sessionIdSchema, c.req.param('sessionId'), 'sessionId');
+    const body = parseOrThrow(simulatorScanBodySchema, await readJsonBody(c));
+    const entry = await findSession(deps, sessionId);
+    const result = await deps.bus.request(
+      { hostId: liveOwner(entry), sessionId },
+      body.phone === undefined ? { type: 'sim.scan' } : { type: 'sim.scan', phone: body.phone },
+      deps.config.commandTimeoutMs,
+      c.get('requestId'),
+    );
+    return c.json(result, 202);
+  });
+
+  app.post('/sessions/:sessionId/incoming', async (c) => {
+    const sessionId = parseOrThrow(sessionIdSchema, c.req.param('sessionId'), 'sessionId');
+    const body = parseOrThrow(simulatorIncomingBodySchema, await readJsonBody(c));
+    const entry = await findSession(deps, sessionId);
+    const result = await deps.bus.request(
+      { hostId: liveOwner(entry), sessionId },
+      { type: 'sim.incoming', from: body.from, text: body.text },
+      deps.config.commandTimeoutMs,
+      c.get('requestId'),
+    );
+    return c.json(result, 202);
+  });
+
+  return app;
+}

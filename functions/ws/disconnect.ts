@@ -1,0 +1,16 @@
+/** `$disconnect`: forgets the connection and its subscriptions. */
+import { getRuntime } from '../runtime.js';
+import type { WebSocketEvent, WebSocketResult } from './websocket-event.js';
+
+export async function handler(event: WebSocketEvent): Promise<WebSocketResult> {
+  const { connections, logger } = getRuntime();
+  const connectionId = event.requestContext.connectionId;
+  try {
+    await connections.remove(connectionId);
+    logger.info({ connectionId }, 'WebSocket disconnected');
+  } catch (error) {
+    // The record expires by itself after two hours; a gone connection is also removed at its first failed post.
+    logger.warn({ err: error, connectionId }, 'could not remove a connection');
+  }
+  return { statusCode: 200 };
+}

@@ -1,0 +1,203 @@
+/**
+ * The caller's side of the command protocol (contract/commands.ts): push a command onto the inbox of the host that
+ * owns a session, and wait for its reply on this process's own pub/sub channel until the deadline.
+ *
+ * Why a list for commands and pub/sub for replies: a list hands each command to exactly one BRPOP, once, and keeps
+ * it while the host is busy; a command is never taken twice, so never run twice. Replies only matter to a caller
+ * that is still waiting, so a fire-and-forget channel per caller process is enough, and one subscription serves
+ * any number of requests in flight (no blocked connection per request).
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  commandReplySchema,
+  commandResultSchemas,
+  protocolVersion,
+  type CommandEnvelope,
+  type CommandOf,
+  type CommandResult,
+  type CommandType,
+} from '../contract/commands.js';
+import { ServiceError } from '../contract/errors.js';
+import type { RedisKeys } from '../contract/redis-keys.js';
+import type { Logger } from './logger.js';
+import { whenRedisReady, type Redis } from './redis.js';
+
+interface PendingRequest {
+  type: CommandType;
+  resolve: (result: unknown) => void;
+  reject: (error: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+export interface CommandTarget {
+  hostId: string;
+  sessionId: string;
+}
+
+export interface CommandBusOptions {
+  redis: Redis;
+  /** A connection of its own: a subscribed ioredis connection can run no other command. */
+  subscriber: Redis;
+  keys: RedisKeys;
+  /** Names this process's reply channel; unique per process. */
+  callerId?: string;
+  logger: Logger;
+  /** How long to wait for a Redis that is reconnecting before answering SERVICE_UNAVAILABLE. */
+  redisWaitMs?: number;
+}
+
+/** An unanswered inbox expires this long after its last command: a host that never comes back leaves no litter. */
+const inboxTtlMs = 10 * 60_000;
+
+export class CommandBus {
+  private readonly pending = new Map<string, PendingRequest>();
+  private readonly redis: Redis;
+  private readonly subscriber: Redis;
+  private readonly keys: RedisKeys;
+  private readonly logger: Logger;
+  private readonly channel: string;
+  private readonly redisWaitMs: number;
+  private subscribed: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(options: CommandBusOptions) {
+    this.redis = options.redis;
+    this.subscriber = options.subscriber;
+    this.keys = options.keys;
+    this.logger = options.logger;
+    this.redisWaitMs = options.redisWaitMs ?? 1_000;
+    this.channel = this.keys.replies(options.callerId ?? randomUUID());
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  /** Sends `command` and resolves with its validated result, or rejects with the host's error or TIMEOUT. */
+  async request<T extends CommandType>(
+    target: CommandTarget,
+    command: CommandOf<T>,
+    timeoutMs: number,
+    requestId: string = randomUUID(),
+  ): Promise<CommandResult<T>> {
+    if (this.closed) throw new ServiceError('SERVICE_UNAVAILABLE', 'The command bus is closed.');
+    await this.ensureSubscribed();
+    const deadline = Date.now() + timeoutMs;
+    const envelope: CommandEnvelope = {
+      v: protocolVersion,
+      requestId,
+      sessionId: target.sessionId,
+      deadline,
+      replyTo: this.channel,
+      command,
+    };
+    const reply = new Promise<unknown>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(requestId);
+        reject(
+          new ServiceError('TIMEOUT', `The session host did not answer within ${timeoutMs} ms.`, {
+            details: { timeoutMs },
+          }),
+        );
+      }, timeoutMs);
+      this.pending.set(requestId, { type: command.type, resolve, reject, timer });
+    });
+    try {
+      await this.push(target.hostId, envelope);
+    } catch (error) {
+      this.settle(requestId)?.reject(asUnavailable(error));
+    }
+    return (await reply) as CommandResult<T>;
+  }
+
+  /** Sends a command nobody waits for (between hosts). It is dropped unrun if not taken within `ttlMs`. */
+  async post<T extends CommandType>(target: CommandTarget, command: CommandOf<T>, ttlMs: number): Promise<void> {
+    await this.push(target.hostId, {
+      v: protocolVersion,
+      requestId: randomUUID(),
+      sessionId: target.sessionId,
+      deadline: Date.now() + ttlMs,
+      replyTo: null,
+      command,
+    });
+  }
+
+  /** Rejects whatever still waits and stops listening. The connections belong to the caller. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const [requestId, pending] of this.pending) {
+      clearTimeout(pending.timer);
+      this.pending.delete(requestId);
+      pending.reject(new ServiceError('SERVICE_UNAVAILABLE', 'The command bus closed before the reply came.'));
+    }
+    this.subscriber.off('message', this.onMessage);
+    if (this.subscribed !== undefined && this.subscriber.status === 'ready') {
+      await this.subscriber.unsubscribe(this.channel).catch(() => undefined);
+    }
+  }
+
+  private async push(hostId: string, envelope: CommandEnvelope): Promise<void> {
+    await whenRedisReady(this.redis, this.redisWaitMs);
+    const inbox = this.keys.hostInbox(hostId);
+    await this.redis.multi().lpush(inbox, JSON.stringify(envelope)).pexpire(inbox, inboxTtlMs).exec();
+  }
+
+  private ensureSubscribed(): Promise<void> {
+    this.subscribed ??= (async () => {
+      await whenRedisReady(this.subscriber, this.redisWaitMs);
+      this.subscriber.on('message', this.onMessage);
+      await this.subscriber.subscribe(this.channel);
+    })().catch((error: unknown) => {
+      this.subscriber.off('message', this.onMessage);
+      this.subscribed = undefined;
+      throw asUnavailable(error);
+    });
+    return this.subscribed;
+  }
+
+  private readonly onMessage = (channel: string, raw: string): void => {
+    if (channel !== this.channel) return;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      this.logger.warn({ channel }, 'dropped a reply that is not JSON');
+      return;
+    }
+    const reply = commandReplySchema.safeParse(parsed);
+    if (!reply.success) {
+      this.logger.warn({ channel }, 'dropped a reply that does not match the protocol');
+      return;
+    }
+    const { requestId } = reply.data;
+    const pending = this.settle(requestId);
+    if (pending === undefined) {
+      // The caller gave up (TIMEOUT) before the host answered: nobody is left to tell.
+      this.logger.debug({ requestId }, 'dropped a reply that came after its deadline');
+      return;
+    }
+    if (!reply.data.ok) {
+      pending.reject(ServiceError.fromBody(reply.data.error));
+      return;
+    }
+    const result = commandResultSchemas[pending.type].safeParse(reply.data.result);
+    if (result.success) pending.resolve(result.data);
+    else {
+      this.logger.error({ requestId, issues: result.error.issues }, 'the session host answered an invalid result');
+      pending.reject(new ServiceError('INTERNAL', 'The session host answered something this service cannot read.'));
+    }
+  };
+
+  private settle(requestId: string): PendingRequest | undefined {
+    const pending = this.pending.get(requestId);
+    if (pending === undefined) return undefined;
+    clearTimeout(pending.timer);
+    this.pending.delete(requestId);
+    return pending;
+  }
+}
+
+function asUnavailable(error: unknown): Error {
+  if (error instanceof ServiceError) return error;
+  return new ServiceError('SERVICE_UNAVAILABLE', 'Redis is not reachable right now.', { cause: error });
+}

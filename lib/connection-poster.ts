@@ -1,0 +1,57 @@
+/**
+ * Sends a frame to one WebSocket client through the API Gateway Management API (serverless-offline emulates it
+ * locally). Tells a gone connection (HTTP 410) apart from a failure worth retrying (throttling, 5xx).
+ */
+import {
+  ApiGatewayManagementApiClient,
+  PostToConnectionCommand,
+} from '@aws-sdk/client-apigatewaymanagementapi';
+
+export type PostOutcome = 'sent' | 'gone' | 'retry' | 'failed';
+
+export interface ConnectionPoster {
+  post(connectionId: string, frame: string): Promise<PostOutcome>;
+  close(): void;
+}
+
+export function createConnectionPoster(endpoint: string, region = process.env.AWS_REGION ?? 'us-east-1'): ConnectionPoster {
+  const local = /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?/.test(endpoint);
+  const client = new ApiGatewayManagementApiClient({
+    endpoint,
+    region,
+    maxAttempts: 1, // retries are ours: capped backoff, per connection, without holding up other clients
+    // serverless-offline checks no signature, but the SDK signs every request: any pair does locally.
+    ...(local && process.env.AWS_ACCESS_KEY_ID === undefined
+      ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }
+      : {}),
+  });
+  return {
+    async post(connectionId, frame) {
+      try {
+        await client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: Buffer.from(frame) }));
+        return 'sent';
+      } catch (error) {
+        return classifyPostError(error);
+      }
+    },
+    close: () => client.destroy(),
+  };
+}
+
+export function classifyPostError(error: unknown): PostOutcome {
+  const status = httpStatusOf(error);
+  // serverless-offline answers 410 with an empty body, so the SDK names the error `Unknown`: trust the status.
+  if (status === 410 || (error instanceof Error && error.name === 'GoneException')) return 'gone';
+  if (status === 429 || (status !== undefined && status >= 500)) return 'retry';
+  if (error instanceof Error && /ECONNREFUSED|ECONNRESET|ETIMEDOUT|socket hang up|TimeoutError/.test(`${error.name} ${error.message}`)) {
+    return 'retry';
+  }
+  return 'failed';
+}
+
+function httpStatusOf(error: unknown): number | undefined {
+  if (typeof error !== 'object' || error === null || !('$metadata' in error)) return undefined;
+  const metadata: unknown = error.$metadata;
+  if (typeof metadata !== 'object' || metadata === null || !('httpStatusCode' in metadata)) return undefined;
+  return typeof metadata.httpStatusCode === 'number' ? metadata.httpStatusCode : undefined;
+}

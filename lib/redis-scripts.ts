@@ -1,0 +1,102 @@
+/**
+ * The atomic multi-key steps of the service, as Lua scripts. Each header documents KEYS, ARGV and the reply; each
+ * script is named `<what>-<number of keys>` after BullMQ's habit, and runs by EVALSHA with an EVAL fallback.
+ */
+import { createHash } from 'node:crypto';
+import type { Redis } from './redis.js';
+
+export class RedisScript {
+  readonly sha1: string;
+  constructor(
+    readonly name: string,
+    readonly numberOfKeys: number,
+    readonly lua: string,
+  ) {
+    this.sha1 = createHash('sha1').update(lua).digest('hex');
+  }
+
+  async run(redis: Redis, keys: string[], args: Array<string | number>): Promise<unknown> {
+    if (keys.length !== this.numberOfKeys) {
+      throw new Error(`${this.name} takes ${this.numberOfKeys} keys, got ${keys.length}`);
+    }
+    try {
+      return await redis.evalsha(this.sha1, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return await redis.eval(this.lua, keys.length, ...keys, ...args);
+    }
+  }
+}
+
+/**
+ * read-session-2: one session's record, its owner, and whether that owner's heartbeat is live, in one round trip.
+ *   KEYS[1] session record   KEYS[2] session owner
+ *   ARGV[1] prefix of host keys (`<prefix>:host:`)
+ *   → { record or false, owner or false, 1 when the owner's host key exists else 0 }
+ */
+export const readSessionScript = new RedisScript(
+  'read-session-2',
+  2,
+  `
+local record = redis.call('GET', KEYS[1])
+local owner = redis.call('GET', KEYS[2])
+local alive = 0
+if owner and redis.call('EXISTS', ARGV[1] .. owner) == 1 then alive = 1 end
+return { record, owner, alive }
+`,
+);
+
+/**
+ * create-session-3: records a new session owned by the calling host, unless the id is taken.
+ *   KEYS[1] session record   KEYS[2] sessions index (zset)   KEYS[3] session owner
+ *   ARGV[1] record JSON   ARGV[2] creation time (ms)   ARGV[3] session id   ARGV[4] host id
+ *   → 1 created, 0 the id exists
+ */
+export const createSessionScript = new RedisScript(
+  'create-session-3',
+  3,
+  `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+redis.call('SET', KEYS[3], ARGV[4])
+return 1
+`,
+);
+
+/**
+ * claim-session-2: takes ownership of a session when it has no owner, when the caller owns it already, or when
+ * its owner's heartbeat has expired (that host is dead: its sessions are adopted, not lost).
+ *   KEYS[1] session record   KEYS[2] session owner
+ *   ARGV[1] claiming host id   ARGV[2] prefix of host keys (`<prefix>:host:`)
+ *   → 1 claimed (or already ours), 0 another live host owns it, -1 no such session
+ */
+export const claimSessionScript = new RedisScript(
+  'claim-session-2',
+  2,
+  `
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local owner = redis.call('GET', KEYS[2])
+if owner and owner ~= ARGV[1] and redis.call('EXISTS', ARGV[2] .. owner) == 1 then return 0 end
+redis.call('SET', KEYS[2], ARGV[1])
+return 1
+`,
+);
+
+/**
+ * save-session-2: writes a session record, only while the caller still owns the session (a host that lost its
+ * ownership to another must not overwrite the new owner's state).
+ *   KEYS[1] session record   KEYS[2] session owner
+ *   ARGV[1] record JSON   ARGV[2] host id
+ *   → 1 saved, 0 not the owner (or the session was deleted)
+ */
+export const saveSessionScript = new RedisScript(
+  'save-session-2',
+  2,
+  `
+if redis.call('GET', KEYS[2]) ~= ARGV[2] then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
+`,
+);

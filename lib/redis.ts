@@ -1,0 +1,67 @@
+/**
+ * Redis connections. Both deployables use ioredis; each caller says whether a command may wait in the offline queue
+ * (the session host: yes, it outlives an outage) or must fail at once (the functions: answer 503 quickly).
+ */
+import { Redis, type RedisOptions } from 'ioredis';
+import { ServiceError } from '../contract/errors.js';
+
+export type { Redis };
+
+export interface RedisConnectionOptions {
+  /** Shown in CLIENT LIST; helps to tell connections apart. */
+  name: string;
+  /** false: a command issued while disconnected fails at once instead of waiting for the reconnection. */
+  queueWhileOffline: boolean;
+  connectTimeoutMs?: number;
+  /** A command unanswered this long fails (a Redis that hangs must not hang a request). Never with BRPOP. */
+  commandTimeoutMs?: number;
+}
+
+export function createRedis(url: string, options: RedisConnectionOptions): Redis {
+  const redisOptions: RedisOptions = {
+    connectionName: options.name,
+    lazyConnect: true,
+    enableOfflineQueue: options.queueWhileOffline,
+    connectTimeout: options.connectTimeoutMs ?? 2_000,
+    maxRetriesPerRequest: options.queueWhileOffline ? null : 1,
+    ...(options.commandTimeoutMs === undefined ? {} : { commandTimeout: options.commandTimeoutMs }),
+    // Reconnect for ever, quickly at first, at most every 2 s.
+    retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 6), 2_000),
+  };
+  return new Redis(url, redisOptions);
+}
+
+/**
+ * Resolves once `redis` is ready, or throws SERVICE_UNAVAILABLE after `timeoutMs`. Starts the connection of a
+ * lazy client. Every wait has a deadline: a caller never hangs on a Redis that is away.
+ */
+export async function whenRedisReady(redis: Redis, timeoutMs: number): Promise<void> {
+  if (redis.status === 'ready') return;
+  if (redis.status === 'wait') redis.connect().catch(() => undefined);
+  await new Promise<void>((resolve, reject) => {
+    const onReady = () => {
+      cleanup();
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new ServiceError('SERVICE_UNAVAILABLE', 'Redis is not reachable right now.'));
+    }, timeoutMs);
+    const cleanup = () => {
+      clearTimeout(timer);
+      redis.off('ready', onReady);
+    };
+    redis.on('ready', onReady);
+  });
+}
+
+/** Whether an error thrown by ioredis means Redis itself is away (as opposed to a bad command). */
+export function isRedisUnavailableError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  return (
+    error.name === 'MaxRetriesPerRequestError' ||
+    /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Command timed out/.test(
+      error.message,
+    )
+  );
+}

@@ -1,0 +1,58 @@
+/**
+ * Reads of session state and host liveness from Redis: what the functions answer list, get and QR from, without
+ * a round trip to a session host, and how a caller finds the host a command must go to.
+ */
+import { hostInfoSchema, sessionRecordSchema, type HostInfo, type SessionRecord } from '../contract/commands.js';
+import type { RedisKeys } from '../contract/redis-keys.js';
+import type { Redis } from './redis.js';
+import { readSessionScript } from './redis-scripts.js';
+
+export interface SessionEntry {
+  record: SessionRecord;
+  /** The host whose lease on the session is live, or null when no host holds it. */
+  ownerHostId: string | null;
+}
+
+export class SessionDirectory {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+  ) {}
+
+  async get(sessionId: string): Promise<SessionEntry | null> {
+    const reply = await readSessionScript.run(
+      this.redis,
+      [this.keys.session(sessionId), this.keys.sessionOwner(sessionId)],
+      [this.keys.host('')],
+    );
+    const [rawRecord, owner, ownerAlive] = Array.isArray(reply) ? reply : [];
+    if (typeof rawRecord !== 'string') return null;
+    return { record: parseRecord(rawRecord), ownerHostId: ownerAlive === 1 && typeof owner === 'string' ? owner : null };
+  }
+
+  /** Every session, oldest first. */
+  async list(): Promise<SessionRecord[]> {
+    const ids = await this.redis.zrange(this.keys.sessions, 0, -1);
+    if (ids.length === 0) return [];
+    const raws = await this.redis.mget(ids.map((id) => this.keys.session(id)));
+    return raws.filter((raw): raw is string => typeof raw === 'string').map(parseRecord);
+  }
+
+  /** Hosts whose heartbeat is live, least loaded first. */
+  async liveHosts(): Promise<HostInfo[]> {
+    const hostIds = await this.redis.zrange(this.keys.hosts, 0, -1);
+    if (hostIds.length === 0) return [];
+    const raws = await this.redis.mget(hostIds.map((hostId) => this.keys.host(hostId)));
+    const hosts: HostInfo[] = [];
+    for (const raw of raws) {
+      if (typeof raw !== 'string') continue;
+      const parsed = hostInfoSchema.safeParse(JSON.parse(raw));
+      if (parsed.success) hosts.push(parsed.data);
+    }
+    return hosts.sort((a, b) => a.sessions - b.sessions);
+  }
+}
+
+function parseRecord(raw: string): SessionRecord {
+  return sessionRecordSchema.parse(JSON.parse(raw));
+}

@@ -1,0 +1,110 @@
+/**
+ * The registry of WebSocket connections in Redis: who is connected and which sessions each one follows. Written by
+ * the WebSocket functions ($connect, subscribe, unsubscribe, $disconnect) and by the session hosts (resume, and the
+ * removal of connections that API Gateway says are gone); read by the hosts to find an event's recipients.
+ *
+ * A connection with no subscription receives every session's events (it is in the `unfiltered` set); once it has
+ * subscriptions it receives only those sessions'. Connection records expire after API Gateway's two-hour limit.
+ */
+import type { RedisKeys } from '../contract/redis-keys.js';
+import type { Redis } from './redis.js';
+import { RedisScript } from './redis-scripts.js';
+
+/** API Gateway closes every WebSocket connection after two hours. */
+export const connectionTtlSeconds = 2 * 60 * 60;
+
+/**
+ * ws-subscribe-3: adds a subscription to a registered connection and takes it out of the unfiltered set.
+ *   KEYS[1] connection hash   KEYS[2] unfiltered set   KEYS[3] the session's subscribers set
+ *   ARGV[1] connection id   ARGV[2] session id
+ *   → 1 done, 0 no such connection
+ */
+const subscribeScript = new RedisScript(
+  'ws-subscribe-3',
+  3,
+  `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 's:' .. ARGV[2], '1')
+redis.call('SREM', KEYS[2], ARGV[1])
+redis.call('SADD', KEYS[3], ARGV[1])
+return 1
+`,
+);
+
+/**
+ * ws-unsubscribe-3: removes a subscription; a connection left with none receives every session's events again.
+ *   KEYS[1] connection hash   KEYS[2] unfiltered set   KEYS[3] the session's subscribers set
+ *   ARGV[1] connection id   ARGV[2] session id
+ *   → 1 done, 0 no such connection
+ */
+const unsubscribeScript = new RedisScript(
+  'ws-unsubscribe-3',
+  3,
+  `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HDEL', KEYS[1], 's:' .. ARGV[2])
+redis.call('SREM', KEYS[3], ARGV[1])
+for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if string.sub(field, 1, 2) == 's:' then return 1 end
+end
+redis.call('SADD', KEYS[2], ARGV[1])
+return 1
+`,
+);
+
+export class ConnectionRegistry {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+  ) {}
+
+  async register(connectionId: string, sessionId: string | null): Promise<void> {
+    const key = this.keys.wsConnection(connectionId);
+    const multi = this.redis
+      .multi()
+      .hset(key, 'connectedAt', new Date().toISOString())
+      .expire(key, connectionTtlSeconds);
+    if (sessionId === null) multi.sadd(this.keys.wsUnfiltered, connectionId);
+    await multi.exec();
+    if (sessionId !== null) await this.subscribe(connectionId, sessionId);
+  }
+
+  async exists(connectionId: string): Promise<boolean> {
+    return (await this.redis.exists(this.keys.wsConnection(connectionId))) === 1;
+  }
+
+  /** False when the connection is not registered (gone, or expired). */
+  async subscribe(connectionId: string, sessionId: string): Promise<boolean> {
+    const done = await subscribeScript.run(
+      this.redis,
+      [this.keys.wsConnection(connectionId), this.keys.wsUnfiltered, this.keys.wsSubscribers(sessionId)],
+      [connectionId, sessionId],
+    );
+    return done === 1;
+  }
+
+  async unsubscribe(connectionId: string, sessionId: string): Promise<boolean> {
+    const done = await unsubscribeScript.run(
+      this.redis,
+      [this.keys.wsConnection(connectionId), this.keys.wsUnfiltered, this.keys.wsSubscribers(sessionId)],
+      [connectionId, sessionId],
+    );
+    return done === 1;
+  }
+
+  /** Forgets a connection and all its subscriptions. */
+  async remove(connectionId: string): Promise<void> {
+    const key = this.keys.wsConnection(connectionId);
+    const fields = await this.redis.hkeys(key);
+    const multi = this.redis.multi().del(key).srem(this.keys.wsUnfiltered, connectionId);
+    for (const field of fields) {
+      if (field.startsWith('s:')) multi.srem(this.keys.wsSubscribers(field.slice(2)), connectionId);
+    }
+    await multi.exec();
+  }
+
+  /** The connections that must receive an event of `sessionId`. */
+  async recipients(sessionId: string): Promise<string[]> {
+    return this.redis.sunion(this.keys.wsUnfiltered, this.keys.wsSubscribers(sessionId));
+  }
+}

@@ -1,0 +1,41 @@
+/** What each command of the protocol does on the session host. */
+import type { CommandEnvelope } from '../contract/commands.js';
+import type { CommandHandler } from './command-worker.js';
+import type { SessionManager } from './sessions/session-manager.js';
+
+export interface ResumeHandler {
+  resume(connectionId: string, sessionId: string, after: string): Promise<{ replayed: number; expired: boolean }>;
+}
+
+export function createCommandHandler(sessions: SessionManager, resumer: ResumeHandler): CommandHandler {
+  return async ({ sessionId, command }: CommandEnvelope): Promise<unknown> => {
+    switch (command.type) {
+      case 'create':
+        return { session: await sessions.create(sessionId) };
+      case 'delete':
+        return { session: await sessions.delete(sessionId) };
+      case 'restart':
+        return { session: await sessions.restart(sessionId) };
+      case 'send':
+        return { message: await sessions.send(sessionId, command.chatId, command.text) };
+      case 'chats':
+        return { chats: await sessions.chats(sessionId) };
+      case 'messages':
+        return { messages: await sessions.messages(sessionId, command.chatId, command.limit) };
+      case 'contacts':
+        return { contacts: await sessions.contacts(sessionId) };
+      case 'sim.scan':
+        return { session: await sessions.simulatorScan(sessionId, command.phone) };
+      case 'sim.incoming':
+        return { message: await sessions.simulatorIncoming(sessionId, command.from, command.text) };
+      case 'sim.deliver':
+        await sessions.simulatorDeliver(sessionId, command.message);
+        return {};
+      case 'sim.ack':
+        sessions.simulatorAck(sessionId, command);
+        return {};
+      case 'ws.resume':
+        return resumer.resume(command.connectionId, sessionId, command.after);
+    }
+  };
+}

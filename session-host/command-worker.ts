@@ -1,0 +1,169 @@
+/**
+ * Takes commands from this host's inbox (a Redis list), runs each once, and publishes the reply to the caller.
+ *
+ * - A command whose deadline has passed is dropped unrun: its caller was told TIMEOUT and must not be surprised
+ *   later by, say, a message it gave up on.
+ * - Commands of one session run one at a time, in the order they were pushed; different sessions run in parallel,
+ *   at most `concurrency` at once.
+ * - `stop()` stops taking commands and waits (bounded) for those in flight, for a graceful shutdown.
+ */
+import { commandEnvelopeSchema, type CommandEnvelope, type CommandReply } from '../contract/commands.js';
+import { ServiceError } from '../contract/errors.js';
+import type { RedisKeys } from '../contract/redis-keys.js';
+import type { Logger } from '../lib/logger.js';
+import type { Redis } from '../lib/redis.js';
+
+export type CommandHandler = (envelope: CommandEnvelope) => Promise<unknown>;
+
+export interface CommandWorkerOptions {
+  /** Used for BRPOP only: a blocked connection can do nothing else. */
+  blockingRedis: Redis;
+  /** Publishes replies. */
+  redis: Redis;
+  keys: RedisKeys;
+  hostId: string;
+  handler: CommandHandler;
+  logger: Logger;
+  concurrency: number;
+  now?: () => number;
+}
+
+/** How long one BRPOP blocks: bounds how long `stop()` waits for the loop to notice. */
+const blockSeconds = 1;
+/** After a BRPOP wakes up, take up to this many more at once: fewer round trips under load. */
+const batchSize = 100;
+
+export class CommandWorker {
+  private readonly options: CommandWorkerOptions;
+  private readonly inbox: string;
+  private readonly perSession = new Map<string, Promise<void>>();
+  private readonly now: () => number;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private inFlight = 0;
+  private slotFreed: (() => void) | undefined;
+
+  constructor(options: CommandWorkerOptions) {
+    this.options = options;
+    this.inbox = options.keys.hostInbox(options.hostId);
+    this.now = options.now ?? Date.now;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Stops taking commands; resolves when those in flight have finished, or after `timeoutMs`. */
+  async stop(timeoutMs: number): Promise<void> {
+    this.running = false;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    await Promise.race([
+      (async () => {
+        await this.loop;
+        await Promise.all(this.perSession.values());
+      })(),
+      deadline,
+    ]);
+    clearTimeout(timer);
+  }
+
+  private async run(): Promise<void> {
+    const { blockingRedis, logger } = this.options;
+    let failures = 0;
+    while (this.running) {
+      try {
+        await this.waitForSlot();
+        if (!this.running) break;
+        const popped = await blockingRedis.brpop(this.inbox, blockSeconds);
+        if (popped === null) continue;
+        const raws = [popped[1]];
+        const more = await blockingRedis.rpop(this.inbox, batchSize);
+        if (more !== null) raws.push(...more);
+        for (const raw of raws) this.accept(raw);
+        failures = 0;
+      } catch (error) {
+        failures += 1;
+        // Redis is away: ioredis reconnects by itself; wait a little so the loop does not spin.
+        if (failures === 1 || failures % 50 === 0) logger.warn({ err: error, failures }, 'cannot read the command inbox');
+        await sleep(Math.min(100 * failures, 1_000));
+      }
+    }
+  }
+
+  private accept(raw: string): void {
+    const { logger } = this.options;
+    let envelope: CommandEnvelope;
+    try {
+      const parsed = commandEnvelopeSchema.safeParse(JSON.parse(raw));
+      if (!parsed.success) {
+        logger.error({ issues: parsed.error.issues }, 'dropped a command that does not match the protocol');
+        return;
+      }
+      envelope = parsed.data;
+    } catch {
+      logger.error('dropped a command that is not JSON');
+      return;
+    }
+    const previous = this.perSession.get(envelope.sessionId) ?? Promise.resolve();
+    this.inFlight += 1;
+    const current = previous.then(() => this.execute(envelope));
+    this.perSession.set(envelope.sessionId, current);
+    void current.finally(() => {
+      this.inFlight -= 1;
+      if (this.perSession.get(envelope.sessionId) === current) this.perSession.delete(envelope.sessionId);
+      this.slotFreed?.();
+    });
+  }
+
+  private async execute(envelope: CommandEnvelope): Promise<void> {
+    const logger = this.options.logger.child({
+      requestId: envelope.requestId,
+      sessionId: envelope.sessionId,
+      command: envelope.command.type,
+    });
+    if (this.now() > envelope.deadline) {
+      logger.warn({ lateByMs: this.now() - envelope.deadline }, 'dropped a command whose deadline had passed');
+      return;
+    }
+    let reply: CommandReply;
+    try {
+      const result = await this.options.handler(envelope);
+      reply = { requestId: envelope.requestId, ok: true, result };
+    } catch (error) {
+      if (error instanceof ServiceError) {
+        reply = { requestId: envelope.requestId, ok: false, error: error.toBody() };
+      } else {
+        logger.error({ err: error }, 'a command failed');
+        reply = {
+          requestId: envelope.requestId,
+          ok: false,
+          error: { code: 'INTERNAL', message: `The session host failed to run the command (request ${envelope.requestId}).` },
+        };
+      }
+    }
+    if (envelope.replyTo === null) return;
+    try {
+      await this.options.redis.publish(envelope.replyTo, JSON.stringify(reply));
+    } catch (error) {
+      logger.error({ err: error }, 'could not publish a reply');
+    }
+  }
+
+  private async waitForSlot(): Promise<void> {
+    while (this.inFlight >= this.options.concurrency && this.running) {
+      await new Promise<void>((resolve) => {
+        this.slotFreed = resolve;
+      });
+      this.slotFreed = undefined;
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,64 @@
+/** The session host's configuration, read once at start; a bad value stops the start with a clear message. */
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { engineNames, type EngineName } from '../contract/api.js';
+import { EnvReader } from '../lib/env.js';
+
+export interface SessionHostConfig {
+  redisUrl: string;
+  keyPrefix: string;
+  engine: EngineName;
+  hostId: string;
+  dataDir: string;
+  heartbeatMs: number;
+  /** A host whose heartbeat is older than this is dead, and its sessions are adopted by live hosts. */
+  hostTtlMs: number;
+  commandConcurrency: number;
+  shutdownTimeoutMs: number;
+  events: { maxLength: number; retentionMs: number };
+  wsManagementEndpoint: string;
+  simulator: { autoScanMs: number; qrRotateMs: number; readAfterMs: number };
+  webjs: {
+    chromePath: string | undefined;
+    initTimeoutMs: number;
+    /** A directory of WhatsApp Web builds (`<version>.html`) to serve instead of the network: tests use a stand-in. */
+    webCacheDir: string | undefined;
+    webVersion: string | undefined;
+  };
+}
+
+export function readSessionHostConfig(env: Record<string, string | undefined> = process.env): SessionHostConfig {
+  const read = new EnvReader(env);
+  const config: SessionHostConfig = {
+    redisUrl: read.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+    keyPrefix: read.pattern('KEY_PREFIX', 'wa', /^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, "_", "-" or "."'),
+    engine: read.oneOf('WA_ENGINE', engineNames, 'webjs'),
+    hostId: read.pattern('HOST_ID', hostname(), /^[A-Za-z0-9_.-]{1,128}$/, 'letters, digits, "_", "-" or "."'),
+    dataDir: path.resolve(read.string('DATA_DIR', 'data/sessions')),
+    heartbeatMs: read.integer('HOST_HEARTBEAT_MS', 2_000, { min: 100, max: 60_000 }),
+    hostTtlMs: read.integer('HOST_TTL_MS', 6_000, { min: 300, max: 300_000 }),
+    commandConcurrency: read.integer('COMMAND_CONCURRENCY', 64, { min: 1, max: 10_000 }),
+    shutdownTimeoutMs: read.integer('SHUTDOWN_TIMEOUT_MS', 20_000, { min: 100, max: 600_000 }),
+    events: {
+      maxLength: read.integer('EVENT_LOG_MAX_LENGTH', 10_000, { min: 10, max: 10_000_000 }),
+      retentionMs: read.integer('EVENT_LOG_RETENTION_MS', 24 * 3_600_000, { min: 1_000, max: 30 * 24 * 3_600_000 }),
+    },
+    wsManagementEndpoint: read.url('WS_MANAGEMENT_ENDPOINT', 'http://127.0.0.1:3001', ['http:', 'https:']),
+    simulator: {
+      autoScanMs: read.integer('SIMULATOR_AUTO_SCAN_MS', 0, { min: 0, max: 3_600_000 }),
+      qrRotateMs: read.integer('SIMULATOR_QR_ROTATE_MS', 20_000, { min: 100, max: 3_600_000 }),
+      readAfterMs: read.integer('SIMULATOR_READ_AFTER_MS', 1_000, { min: 0, max: 3_600_000 }),
+    },
+    webjs: {
+      chromePath: read.optionalString('CHROME_PATH'),
+      initTimeoutMs: read.integer('WEBJS_INIT_TIMEOUT_MS', 60_000, { min: 1_000, max: 600_000 }),
+      webCacheDir: read.optionalString('WEBJS_WEB_CACHE_DIR'),
+      webVersion: read.optionalString('WEBJS_WEB_VERSION'),
+    },
+  };
+  if (config.hostTtlMs < config.heartbeatMs * 2) {
+    read.problem(`HOST_TTL_MS (${config.hostTtlMs}) must be at least twice HOST_HEARTBEAT_MS (${config.heartbeatMs})`);
+  }
+  read.done();
+  return config;
+}

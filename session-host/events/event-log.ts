@@ -1,0 +1,90 @@
+/**
+ * The per-session event log: a Redis stream capped by length and by age. Appending gives each event its id (the
+ * stream entry id, increasing within the session); the log is what `resume` replays from.
+ */
+import { eventBodySchema, type EventBody, type ServiceEvent } from '../../contract/events.js';
+import type { RedisKeys } from '../../contract/redis-keys.js';
+import type { Redis } from '../../lib/redis.js';
+
+export interface EventLogOptions {
+  maxLength: number;
+  retentionMs: number;
+}
+
+export type EventListener = (event: ServiceEvent) => void;
+
+export class EventLog {
+  private readonly listeners = new Set<EventListener>();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly options: EventLogOptions,
+  ) {}
+
+  /** Called with each event once it is in the log, in the order of its id within a session. */
+  onAppended(listener: EventListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async append(body: EventBody): Promise<ServiceEvent> {
+    const key = this.keys.events(body.sessionId);
+    const oldestKept = Date.now() - this.options.retentionMs;
+    const replies = await this.redis
+      .multi()
+      .xadd(key, 'MAXLEN', '~', this.options.maxLength, '*', 'e', JSON.stringify(body))
+      .xtrim(key, 'MINID', '~', oldestKept)
+      .exec();
+    const id = replies?.[0]?.[1];
+    const error = replies?.[0]?.[0];
+    if (error) throw error;
+    if (typeof id !== 'string') throw new Error('XADD answered no id');
+    const event: ServiceEvent = { id, ...body };
+    for (const listener of this.listeners) listener(event);
+    return event;
+  }
+
+  /**
+   * The events of a session with an id greater than `after`, oldest first, at most `count`. `expired` is true when
+   * the log no longer holds everything after `after` (older entries were trimmed).
+   */
+  async readAfter(sessionId: string, after: string, count: number): Promise<{ events: ServiceEvent[]; expired: boolean }> {
+    const key = this.keys.events(sessionId);
+    const entries = await this.redis.xrange(key, `(${after}`, '+', 'COUNT', count);
+    const events: ServiceEvent[] = [];
+    for (const [id, fields] of entries) {
+      const raw = fields[1];
+      if (raw === undefined) continue;
+      const parsed = eventBodySchema.safeParse(JSON.parse(raw));
+      if (parsed.success) events.push({ id, ...parsed.data });
+    }
+    return { events, expired: await this.isExpired(key, after) };
+  }
+
+  /**
+   * True when an entry later than `after` was trimmed away. Redis 7 keeps the highest id it ever removed from a
+   * stream (`max-deleted-entry-id`), which answers this exactly. (Deleting a session removes its stream whole.)
+   */
+  private async isExpired(key: string, after: string): Promise<boolean> {
+    let info: unknown;
+    try {
+      info = await this.redis.call('XINFO', 'STREAM', key);
+    } catch (error) {
+      if (error instanceof Error && /no such key/i.test(error.message)) return false;
+      throw error;
+    }
+    if (!Array.isArray(info)) return false;
+    const at = info.indexOf('max-deleted-entry-id');
+    const maxDeleted: unknown = at >= 0 ? info[at + 1] : undefined;
+    return typeof maxDeleted === 'string' && compareStreamIds(maxDeleted, after) > 0;
+  }
+}
+
+export function compareStreamIds(a: string, b: string): number {
+  const [aMs = 0n, aSeq = 0n] = a.split('-').map((part) => BigInt(part));
+  const [bMs = 0n, bSeq = 0n] = b.split('-').map((part) => BigInt(part));
+  if (aMs !== bMs) return aMs < bMs ? -1 : 1;
+  if (aSeq !== bSeq) return aSeq < bSeq ? -1 : 1;
+  return 0;
+}

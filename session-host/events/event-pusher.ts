@@ -1,0 +1,247 @@
+/**
+ * Delivers each event of this host's sessions to every WebSocket connection that follows the session.
+ *
+ * Each connection has its own queue, worked one frame at a time: a connection gets its events in id order, and a
+ * slow or gone client never holds up the others. A gone connection (HTTP 410) is removed from the registry at its
+ * first failed post; throttling and server errors are retried with capped exponential backoff and jitter.
+ *
+ * `resume` runs in the same queue as the live events of that connection, so the seam between replay and live
+ * stream has neither gap nor duplicate: live events already queued for that session are dropped (the replay reads
+ * them from the log), and every live event at or below the last replayed id is skipped.
+ */
+import type { ServiceEvent } from '../../contract/events.js';
+import { ServiceError } from '../../contract/errors.js';
+import type { ConnectionPoster } from '../../lib/connection-poster.js';
+import type { Logger } from '../../lib/logger.js';
+import type { ConnectionRegistry } from '../../lib/ws-connections.js';
+import type { ResumeHandler } from '../command-handlers.js';
+import { compareStreamIds, type EventLog } from './event-log.js';
+
+/** API Gateway refuses a WebSocket frame over 128 KB; stay a little under it. */
+export const maxFrameBytes = 128 * 1024 - 512;
+const replayPageSize = 500;
+
+export interface EventPusherOptions {
+  events: EventLog;
+  connections: ConnectionRegistry;
+  poster: ConnectionPoster;
+  logger: Logger;
+  /** Attempts of one post that answers throttling or a server error. */
+  maxAttempts?: number;
+  /** First retry delay; doubles up to `maxBackoffMs`. */
+  backoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+type Job =
+  | { kind: 'live'; event: ServiceEvent }
+  | {
+      kind: 'resume';
+      sessionId: string;
+      after: string;
+      done: (outcome: { replayed: number; expired: boolean }) => void;
+      fail: (error: unknown) => void;
+    };
+
+interface ConnectionQueue {
+  jobs: Job[];
+  working: boolean;
+  /** The last event id delivered, per session. */
+  lastSent: Map<string, string>;
+}
+
+export class EventPusher implements ResumeHandler {
+  private readonly queues = new Map<string, ConnectionQueue>();
+  private readonly options: Required<Omit<EventPusherOptions, 'events' | 'connections' | 'poster' | 'logger'>> &
+    EventPusherOptions;
+  private unsubscribe: (() => void) | undefined;
+  private dispatching: Promise<void> = Promise.resolve();
+
+  constructor(options: EventPusherOptions) {
+    this.options = { maxAttempts: 6, backoffMs: 50, maxBackoffMs: 2_000, ...options };
+  }
+
+  start(): void {
+    this.unsubscribe ??= this.options.events.onAppended((event) => {
+      // Recipients are looked up in order, so events of a session are queued in id order.
+      this.dispatching = this.dispatching.then(() => this.dispatch(event));
+    });
+  }
+
+  /** Stops taking new events; waits (bounded) for the queues to drain. */
+  async stop(timeoutMs: number): Promise<void> {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    const started = Date.now();
+    await this.dispatching;
+    while ([...this.queues.values()].some((queue) => queue.working) && Date.now() - started < timeoutMs) {
+      await sleep(20);
+    }
+  }
+
+  async resume(connectionId: string, sessionId: string, after: string): Promise<{ replayed: number; expired: boolean }> {
+    const outcome = new Promise<{ replayed: number; expired: boolean }>((done, fail) => {
+      const queue = this.queueOf(connectionId);
+      // Live events of this session still waiting are covered by the replay (or the client has them already).
+      queue.jobs = queue.jobs.filter((job) => job.kind !== 'live' || job.event.sessionId !== sessionId);
+      queue.jobs.push({ kind: 'resume', sessionId, after, done, fail });
+    });
+    this.work(connectionId);
+    return outcome;
+  }
+
+  private async dispatch(event: ServiceEvent): Promise<void> {
+    let recipients: string[];
+    try {
+      recipients = await this.options.connections.recipients(event.sessionId);
+    } catch (error) {
+      this.options.logger.error({ err: error, sessionId: event.sessionId, eventId: event.id }, 'could not look up recipients');
+      return;
+    }
+    for (const connectionId of recipients) {
+      this.queueOf(connectionId).jobs.push({ kind: 'live', event });
+      this.work(connectionId);
+    }
+  }
+
+  private queueOf(connectionId: string): ConnectionQueue {
+    let queue = this.queues.get(connectionId);
+    if (queue === undefined) {
+      queue = { jobs: [], working: false, lastSent: new Map() };
+      this.queues.set(connectionId, queue);
+    }
+    return queue;
+  }
+
+  private work(connectionId: string): void {
+    const queue = this.queues.get(connectionId);
+    if (queue === undefined || queue.working) return;
+    queue.working = true;
+    void (async () => {
+      try {
+        for (let job = queue.jobs.shift(); job !== undefined; job = queue.jobs.shift()) {
+          const alive = job.kind === 'live' ? await this.deliverLive(connectionId, queue, job.event) : await this.replay(connectionId, queue, job);
+          if (!alive) {
+            await this.forget(connectionId, queue);
+            return;
+          }
+        }
+      } finally {
+        queue.working = false;
+        // Nothing queued and nothing to remember: keep no state for idle connections.
+        if (queue.jobs.length === 0 && this.queues.get(connectionId) === queue && queue.lastSent.size === 0) {
+          this.queues.delete(connectionId);
+        } else if (queue.jobs.length > 0) {
+          this.work(connectionId);
+        }
+      }
+    })();
+  }
+
+  /** false when the connection is gone. */
+  private async deliverLive(connectionId: string, queue: ConnectionQueue, event: ServiceEvent): Promise<boolean> {
+    const last = queue.lastSent.get(event.sessionId);
+    if (last !== undefined && compareStreamIds(event.id, last) <= 0) return true;
+    const alive = await this.post(connectionId, frameOf(event), event.sessionId);
+    queue.lastSent.set(event.sessionId, event.id);
+    return alive;
+  }
+
+  private async replay(connectionId: string, queue: ConnectionQueue, job: Extract<Job, { kind: 'resume' }>): Promise<boolean> {
+    try {
+      // Subscribe before reading the log: an event appended after the read is then sure to be queued live.
+      if (!(await this.options.connections.subscribe(connectionId, job.sessionId))) {
+        job.fail(new ServiceError('NOT_FOUND', 'The connection is not registered (gone or expired).'));
+        return true;
+      }
+      let cursor = job.after;
+      let replayed = 0;
+      let expired = false;
+      for (let page = 0; ; page += 1) {
+        const { events, expired: pageExpired } = await this.options.events.readAfter(job.sessionId, cursor, replayPageSize);
+        if (page === 0 && pageExpired) {
+          expired = true;
+          const frame = JSON.stringify({
+            event: 'error',
+            sessionId: job.sessionId,
+            data: { code: 'EVENTS_EXPIRED', message: `Events after ${job.after} are no longer kept; replaying from the oldest kept.` },
+          });
+          if (!(await this.post(connectionId, frame, job.sessionId))) return false;
+        }
+        for (const event of events) {
+          if (!(await this.post(connectionId, frameOf(event), job.sessionId))) return false;
+          cursor = event.id;
+          replayed += 1;
+        }
+        if (events.length < replayPageSize) break;
+      }
+      const previous = queue.lastSent.get(job.sessionId);
+      queue.lastSent.set(job.sessionId, previous !== undefined && compareStreamIds(previous, cursor) > 0 ? previous : cursor);
+      job.done({ replayed, expired });
+      return true;
+    } catch (error) {
+      job.fail(error);
+      return true;
+    }
+  }
+
+  /** Posts with retries; false when the connection is gone. A frame that keeps failing is dropped (logged). */
+  private async post(connectionId: string, frame: string, sessionId: string): Promise<boolean> {
+    const { poster, logger, maxAttempts, backoffMs, maxBackoffMs } = this.options;
+    for (let attempt = 1; ; attempt += 1) {
+      const outcome = await poster.post(connectionId, frame);
+      if (outcome === 'sent') return true;
+      if (outcome === 'gone') return false;
+      if (outcome === 'failed' || attempt >= maxAttempts) {
+        logger.error({ connectionId, sessionId, attempt, outcome }, 'dropped a frame for a connection that keeps failing');
+        return true;
+      }
+      const delay = Math.min(maxBackoffMs, backoffMs * 2 ** (attempt - 1));
+      await sleep(delay / 2 + Math.random() * (delay / 2));
+    }
+  }
+
+  private async forget(connectionId: string, queue: ConnectionQueue): Promise<void> {
+    for (const job of queue.jobs) if (job.kind === 'resume') job.fail(new ServiceError('NOT_FOUND', 'The connection is gone.'));
+    queue.jobs = [];
+    queue.lastSent.clear();
+    this.queues.delete(connectionId);
+    try {
+      await this.options.connections.remove(connectionId);
+      this.options.logger.info({ connectionId }, 'removed a gone connection');
+    } catch (error) {
+      this.options.logger.warn({ err: error, connectionId }, 'could not remove a gone connection');
+    }
+  }
+}
+
+/**
+ * The JSON frame of an event. One that would pass API Gateway's 128 KB limit is never posted as is: a message keeps
+ * as much of its body as fits and says `"truncated": true` (the whole message stays readable through the REST
+ * history route); any other event that is still too large goes out with `data: null` and `"truncated": true`.
+ */
+export function frameOf(event: ServiceEvent): string {
+  const frame = JSON.stringify(event);
+  if (Buffer.byteLength(frame) <= maxFrameBytes) return frame;
+  if (event.event === 'message') {
+    let low = 0;
+    let high = event.data.body.length;
+    let best = JSON.stringify({ ...event, truncated: true, data: { ...event.data, body: '' } });
+    while (low <= high) {
+      const middle = Math.floor((low + high) / 2);
+      const candidate = JSON.stringify({ ...event, truncated: true, data: { ...event.data, body: event.data.body.slice(0, middle) } });
+      if (Buffer.byteLength(candidate) <= maxFrameBytes) {
+        best = candidate;
+        low = middle + 1;
+      } else {
+        high = middle - 1;
+      }
+    }
+    return best;
+  }
+  return JSON.stringify({ ...event, truncated: true, data: null });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

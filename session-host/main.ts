@@ -1,0 +1,131 @@
+/**
+ * The session host: a long-running process that owns WhatsApp clients. It takes commands from its Redis inbox,
+ * keeps session state in Redis, appends events to the per-session logs and pushes them to WebSocket clients.
+ * This file only wires the parts together and runs the start and the graceful shutdown.
+ */
+import { redisKeys } from '../contract/redis-keys.js';
+import { CommandBus } from '../lib/command-bus.js';
+import { createConnectionPoster } from '../lib/connection-poster.js';
+import { ConfigError } from '../lib/env.js';
+import { createLogger } from '../lib/logger.js';
+import { createRedis, whenRedisReady, type Redis } from '../lib/redis.js';
+import { SessionDirectory } from '../lib/session-directory.js';
+import { ConnectionRegistry } from '../lib/ws-connections.js';
+import { createCommandHandler } from './command-handlers.js';
+import { CommandWorker } from './command-worker.js';
+import { readSessionHostConfig, type SessionHostConfig } from './config.js';
+import { createEngine } from './engines/create-engine.js';
+import { EventLog } from './events/event-log.js';
+import { EventPusher } from './events/event-pusher.js';
+import { HostRegistry } from './host-registry.js';
+import { SessionManager } from './sessions/session-manager.js';
+import { SessionStore } from './sessions/session-store.js';
+
+const logger = createLogger('session-host');
+
+async function main(): Promise<void> {
+  let config: SessionHostConfig;
+  try {
+    config = readSessionHostConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`session-host: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const hostLogger = logger.child({ hostId: config.hostId, engine: config.engine });
+
+  // whatsapp-web.js can reject promises nobody awaits (a TargetCloseError during destroy, say): log them, and keep
+  // every other session of this host alive.
+  process.on('unhandledRejection', (reason) => hostLogger.error({ err: reason }, 'unhandled rejection (kept running)'));
+
+  const keys = redisKeys(config.keyPrefix);
+  const connections: Redis[] = [];
+  const connect = (name: string) => {
+    const redis = createRedis(config.redisUrl, { name: `${config.hostId}:${name}`, queueWhileOffline: true });
+    redis.on('error', (error: Error) => hostLogger.debug({ err: error, connection: name }, 'redis connection error'));
+    connections.push(redis);
+    return redis;
+  };
+  const redis = connect('main');
+  const blockingRedis = connect('inbox');
+  const subscriber = connect('replies');
+
+  hostLogger.info('waiting for Redis');
+  for (;;) {
+    try {
+      await whenRedisReady(redis, 5_000);
+      break;
+    } catch {
+      hostLogger.warn('Redis is not reachable yet; still trying');
+    }
+  }
+
+  const bus = new CommandBus({ redis, subscriber, keys, logger: hostLogger, callerId: `host-${config.hostId}` });
+  const directory = new SessionDirectory(redis, keys);
+  const engine = await createEngine(config, { redis, keys, directory, bus, logger: hostLogger });
+  const events = new EventLog(redis, keys, config.events);
+  const store = new SessionStore(redis, keys, config.hostId);
+  const sessions = new SessionManager({ engine, store, events, logger: hostLogger });
+  const poster = createConnectionPoster(config.wsManagementEndpoint);
+  const pusher = new EventPusher({ events, connections: new ConnectionRegistry(redis, keys), poster, logger: hostLogger });
+  pusher.start();
+  const worker = new CommandWorker({
+    blockingRedis,
+    redis,
+    keys,
+    hostId: config.hostId,
+    handler: createCommandHandler(sessions, pusher),
+    logger: hostLogger,
+    concurrency: config.commandConcurrency,
+  });
+  const registry = new HostRegistry({
+    redis,
+    keys,
+    hostId: config.hostId,
+    engine: config.engine,
+    heartbeatMs: config.heartbeatMs,
+    hostTtlMs: config.hostTtlMs,
+    sessions,
+    logger: hostLogger,
+  });
+
+  // Adopt this host's sessions (and any orphans) before taking commands, so that none is answered SESSION_NOT_FOUND
+  // only because it has not come back yet.
+  await registry.start();
+  worker.start();
+  hostLogger.info({ sessions: sessions.size, dataDir: config.dataDir }, 'session host ready');
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    hostLogger.info({ signal }, 'shutting down');
+    const forced = setTimeout(() => {
+      hostLogger.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown took too long; exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    forced.unref();
+    // Order matters: stop taking commands and finish those in flight, then close every client (their last state
+    // reaches Redis), withdraw from the hosts so others may adopt at once, deliver what is queued, disconnect.
+    await worker.stop(config.shutdownTimeoutMs / 2);
+    await sessions.stopAll();
+    await registry.stop().catch((error: unknown) => hostLogger.warn({ err: error }, 'could not withdraw the host'));
+    await pusher.stop(2_000);
+    await engine.close();
+    await bus.close();
+    poster.close();
+    await Promise.all(connections.map((connection) => connection.quit().catch(() => connection.disconnect())));
+    clearTimeout(forced);
+    hostLogger.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  logger.fatal({ err: error }, 'session host failed to start');
+  process.exit(1);
+});

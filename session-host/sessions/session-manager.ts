@@ -1,0 +1,309 @@
+/**
+ * Owns the sessions of this host: opens an engine session for each, turns what the engine reports into session
+ * state in Redis and into events, and runs the commands the worker hands it. One instance per host process.
+ */
+import type { Chat, Contact, Message, Session, SessionStatus } from '../../contract/api.js';
+import type { SessionRecord, SimulatedWireMessage } from '../../contract/commands.js';
+import { ServiceError, SessionNotConnectedError, SessionNotFoundError } from '../../contract/errors.js';
+import type { EventBody } from '../../contract/events.js';
+import type { Logger } from '../../lib/logger.js';
+import type { Engine, EngineAck, EngineSession, EngineStatusUpdate } from '../engines/engine.js';
+import { isSimulatorSession, type SimulatedEngineSession } from '../engines/simulator/simulator-engine.js';
+import type { EventLog } from '../events/event-log.js';
+import { applyStatusChange, newSessionRecord, publicSession, type StatusChange } from './session-state.js';
+import type { SessionStore } from './session-store.js';
+
+export interface SessionManagerOptions {
+  engine: Engine;
+  store: SessionStore;
+  events: EventLog;
+  logger: Logger;
+  /** How long stopping one engine session may take before it is abandoned (its resources are the engine's). */
+  stopTimeoutMs?: number;
+  now?: () => Date;
+}
+
+interface ManagedSession {
+  record: SessionRecord;
+  engineSession: EngineSession;
+  logger: Logger;
+  /** Saves and event appends of one session run in order, one at a time. */
+  writes: Promise<void>;
+  /** False once the session is being deleted or handed over: late engine reports are ignored. */
+  active: boolean;
+}
+
+export class SessionManager {
+  private readonly sessions = new Map<string, ManagedSession>();
+  private readonly engine: Engine;
+  private readonly store: SessionStore;
+  private readonly events: EventLog;
+  private readonly logger: Logger;
+  private readonly stopTimeoutMs: number;
+  private readonly now: () => Date;
+
+  constructor(options: SessionManagerOptions) {
+    this.engine = options.engine;
+    this.store = options.store;
+    this.events = options.events;
+    this.logger = options.logger;
+    this.stopTimeoutMs = options.stopTimeoutMs ?? 15_000;
+    this.now = options.now ?? (() => new Date());
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  has(sessionId: string): boolean {
+    return this.sessions.has(sessionId);
+  }
+
+  sessionIds(): string[] {
+    return [...this.sessions.keys()];
+  }
+
+  async create(sessionId: string): Promise<Session> {
+    if (this.sessions.has(sessionId)) throw sessionExists(sessionId);
+    const record = newSessionRecord(sessionId, this.engine.name, this.now());
+    if (!(await this.store.create(record))) throw sessionExists(sessionId);
+    const managed = this.open(record);
+    this.enqueueEvent(managed, connectionUpdate(record, this.now()));
+    await this.startEngine(managed);
+    return publicSession(managed.record);
+  }
+
+  /** Takes a session recorded in Redis (after a restart, or from a dead host) and starts it again. */
+  async adopt(sessionId: string): Promise<boolean> {
+    if (this.sessions.has(sessionId)) return true;
+    const outcome = await this.store.claim(sessionId);
+    if (outcome !== 'claimed') return false;
+    const stored = await this.store.get(sessionId);
+    if (stored === null || stored.engine !== this.engine.name) {
+      if (stored !== null) this.logger.warn({ sessionId, engine: stored.engine }, 'not adopting a session of another engine');
+      return false;
+    }
+    const managed = this.open(stored);
+    this.applyChange(managed, { status: 'starting' });
+    await this.startEngine(managed);
+    return true;
+  }
+
+  async delete(sessionId: string): Promise<Session> {
+    const managed = this.require(sessionId);
+    const asItWas = publicSession(managed.record);
+    managed.active = false;
+    this.sessions.delete(sessionId);
+    await this.bounded(managed, 'logout', () => managed.engineSession.logout());
+    await managed.writes;
+    await this.store.remove(sessionId);
+    managed.logger.info('session deleted');
+    return asItWas;
+  }
+
+  /** Puts the session through `starting` again, keeping its data; answers at once with the session as it is then. */
+  async restart(sessionId: string): Promise<Session> {
+    const managed = this.require(sessionId);
+    this.applyChange(managed, { status: 'starting' });
+    const snapshot = publicSession(managed.record);
+    void (async () => {
+      await this.bounded(managed, 'stop', () => managed.engineSession.stop());
+      if (managed.active) await this.startEngine(managed);
+    })();
+    return snapshot;
+  }
+
+  async send(sessionId: string, chatId: string, text: string): Promise<Message> {
+    return this.requireConnected(sessionId).engineSession.sendText(chatId, text);
+  }
+
+  async chats(sessionId: string): Promise<Chat[]> {
+    return this.requireConnected(sessionId).engineSession.listChats();
+  }
+
+  async messages(sessionId: string, chatId: string, limit: number): Promise<Message[]> {
+    return this.requireConnected(sessionId).engineSession.listMessages(chatId, limit);
+  }
+
+  async contacts(sessionId: string): Promise<Contact[]> {
+    return this.requireConnected(sessionId).engineSession.listContacts();
+  }
+
+  async simulatorScan(sessionId: string, phone: string | undefined): Promise<Session> {
+    const managed = this.require(sessionId);
+    if (managed.record.status !== 'qr') throw qrNotAvailable(managed.record.status);
+    await this.simulatorOf(managed).scan(phone);
+    return publicSession(managed.record);
+  }
+
+  async simulatorIncoming(sessionId: string, from: string, text: string): Promise<Message> {
+    const managed = this.requireConnected(sessionId);
+    return this.simulatorOf(managed).injectIncoming(from, text);
+  }
+
+  async simulatorDeliver(sessionId: string, message: SimulatedWireMessage): Promise<void> {
+    const managed = this.sessions.get(sessionId);
+    if (managed !== undefined) await this.simulatorOf(managed).receive(message);
+  }
+
+  simulatorAck(sessionId: string, ack: EngineAck): void {
+    const managed = this.sessions.get(sessionId);
+    if (managed !== undefined) this.simulatorOf(managed).applyAck(ack.messageId, ack.chatId, ack.ack);
+  }
+
+  /** Stops every session of this host (keeping their data), waiting for their state to reach Redis. */
+  async stopAll(): Promise<void> {
+    const all = [...this.sessions.values()];
+    this.sessions.clear();
+    await Promise.all(
+      all.map(async (managed) => {
+        managed.active = false;
+        await this.bounded(managed, 'stop', () => managed.engineSession.stop());
+        await managed.writes;
+      }),
+    );
+  }
+
+  /** Stops a session that another host has taken over, without touching its data or its record. */
+  async release(sessionId: string): Promise<void> {
+    const managed = this.sessions.get(sessionId);
+    if (managed === undefined) return;
+    managed.active = false;
+    this.sessions.delete(sessionId);
+    await this.bounded(managed, 'stop', () => managed.engineSession.stop());
+    managed.logger.warn('released a session now owned by another host');
+  }
+
+  private open(record: SessionRecord): ManagedSession {
+    const logger = this.logger.child({ sessionId: record.id });
+    const managed: ManagedSession = {
+      record,
+      logger,
+      writes: Promise.resolve(),
+      active: true,
+      // Assigned right below: the listener needs `managed`, and the engine session needs the listener.
+      engineSession: undefined as unknown as EngineSession,
+    };
+    managed.engineSession = this.engine.openSession({
+      sessionId: record.id,
+      listener: {
+        onStatus: (update) => this.onEngineStatus(managed, update),
+        onMessage: (message) => {
+          if (!managed.active) return;
+          this.enqueueEvent(managed, { event: 'message', sessionId: record.id, timestamp: this.now().toISOString(), data: message });
+        },
+        onAck: (ack) => {
+          if (!managed.active) return;
+          this.enqueueEvent(managed, { event: 'message_ack', sessionId: record.id, timestamp: this.now().toISOString(), data: ack });
+        },
+      },
+    });
+    this.sessions.set(record.id, managed);
+    return managed;
+  }
+
+  private async startEngine(managed: ManagedSession): Promise<void> {
+    try {
+      await managed.engineSession.start();
+    } catch (error) {
+      managed.logger.error({ err: error }, 'the engine could not start the session');
+      this.applyChange(managed, {
+        status: 'failed',
+        lastError: { code: error instanceof ServiceError ? error.code : 'ENGINE_START_FAILED', message: errorMessage(error) },
+      });
+    }
+  }
+
+  private onEngineStatus(managed: ManagedSession, update: EngineStatusUpdate): void {
+    if (!managed.active) return;
+    this.applyChange(managed, { status: update.status, qr: update.qr, me: update.me, lastError: update.lastError });
+  }
+
+  private applyChange(managed: ManagedSession, change: StatusChange): void {
+    const transition = applyStatusChange(managed.record, change, this.now());
+    if (transition.kind === 'refused') {
+      managed.logger.warn({ from: transition.from, to: transition.to }, 'ignored a status change the state machine refuses');
+      return;
+    }
+    if (transition.kind === 'unchanged') return;
+    const record = transition.record;
+    managed.record = record;
+    managed.logger.info({ status: record.status, lastError: record.lastError }, 'session status changed');
+    this.enqueue(managed, async () => {
+      if (!(await this.store.save(record))) {
+        managed.logger.warn('the session is no longer ours: state not saved');
+        return;
+      }
+      await this.events.append(connectionUpdate(record, this.now()));
+    });
+  }
+
+  private enqueueEvent(managed: ManagedSession, body: EventBody): void {
+    this.enqueue(managed, async () => {
+      await this.events.append(body);
+    });
+  }
+
+  private enqueue(managed: ManagedSession, write: () => Promise<void>): void {
+    managed.writes = managed.writes.then(write).catch((error: unknown) => {
+      managed.logger.error({ err: error }, 'could not write session state or an event to Redis');
+    });
+  }
+
+  private require(sessionId: string): ManagedSession {
+    const managed = this.sessions.get(sessionId);
+    if (managed === undefined) throw new SessionNotFoundError(sessionId);
+    return managed;
+  }
+
+  private requireConnected(sessionId: string): ManagedSession {
+    const managed = this.require(sessionId);
+    if (managed.record.status !== 'connected') throw new SessionNotConnectedError(sessionId, managed.record.status);
+    return managed;
+  }
+
+  private simulatorOf(managed: ManagedSession): SimulatedEngineSession {
+    if (!isSimulatorSession(managed.engineSession)) {
+      throw new ServiceError('NOT_FOUND', 'Simulator routes exist only when the simulator is the engine.');
+    }
+    return managed.engineSession;
+  }
+
+  /** Runs an engine stop or logout, but never lets it hold the caller longer than stopTimeoutMs. */
+  private async bounded(managed: ManagedSession, what: string, run: () => Promise<void>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        run(),
+        new Promise<void>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`${what} took longer than ${this.stopTimeoutMs} ms`)), this.stopTimeoutMs);
+        }),
+      ]);
+    } catch (error) {
+      managed.logger.error({ err: error }, `engine ${what} failed`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function connectionUpdate(record: SessionRecord, now: Date): EventBody {
+  return {
+    event: 'connection_update',
+    sessionId: record.id,
+    timestamp: now.toISOString(),
+    data: { status: record.status, qr: record.qr, lastError: record.lastError, me: record.me },
+  };
+}
+
+function sessionExists(sessionId: string): ServiceError {
+  return new ServiceError('SESSION_EXISTS', `A session named '${sessionId}' exists already.`, { details: { sessionId } });
+}
+
+function qrNotAvailable(status: SessionStatus): ServiceError {
+  return new ServiceError('QR_NOT_AVAILABLE', `The session has no QR to scan: it is ${status}.`, { details: { status } });
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
