@@ -24,6 +24,8 @@ export interface FunctionsRuntime {
   connections: ConnectionRegistry;
   poster: ConnectionPoster;
   api: ApiDependencies;
+  /** Resolves when Redis is usable, or throws SERVICE_UNAVAILABLE within a second. */
+  ready(): Promise<void>;
 }
 
 /** How long a request waits for a Redis that is reconnecting before it answers 503. */
@@ -79,5 +81,6 @@ function buildRuntime(): FunctionsRuntime {
     connections: new ConnectionRegistry(redis, keys),
     poster: createConnectionPoster(config.wsManagementEndpoint),
     api,
+    ready: api.ready,
   };
 }

@@ -9,7 +9,7 @@ import { getRuntime } from '../runtime.js';
 import { headerOf, type WebSocketEvent, type WebSocketResult } from './websocket-event.js';
 
 export async function handler(event: WebSocketEvent): Promise<WebSocketResult> {
-  const { config, connections, logger } = getRuntime();
+  const { config, connections, logger, ready } = getRuntime();
   const connectionId = event.requestContext.connectionId;
   const log = logger.child({ connectionId, requestId: event.requestContext.requestId });
   const query = event.queryStringParameters ?? {};
@@ -30,6 +30,7 @@ export async function handler(event: WebSocketEvent): Promise<WebSocketResult> {
     sessionId = parsed.data;
   }
   try {
+    await ready();
     await connections.register(connectionId, sessionId);
   } catch (error) {
     log.error({ err: error }, 'could not register a connection');

@@ -3,9 +3,10 @@ import { getRuntime } from '../runtime.js';
 import type { WebSocketEvent, WebSocketResult } from './websocket-event.js';
 
 export async function handler(event: WebSocketEvent): Promise<WebSocketResult> {
-  const { connections, logger } = getRuntime();
+  const { connections, logger, ready } = getRuntime();
   const connectionId = event.requestContext.connectionId;
   try {
+    await ready();
     await connections.remove(connectionId);
     logger.info({ connectionId }, 'WebSocket disconnected');
   } catch (error) {

@@ -31,6 +31,7 @@ export async function handler(event: WebSocketEvent): Promise<WebSocketResult> {
     return { statusCode: 200 };
   }
   try {
+    await runtime.ready();
     await run(action.action, runtime, connectionId, requestId, log, reply);
   } catch (error) {
     if (error instanceof ServiceError) {

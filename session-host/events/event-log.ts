@@ -63,8 +63,8 @@ export class EventLog {
   }
 
   /**
-   * True when an entry later than `after` was trimmed away. Redis 7 keeps the highest id it ever removed from a
-   * stream (`max-deleted-entry-id`), which answers this exactly. (Deleting a session removes its stream whole.)
+   * True when `after` is older than what the log still keeps: entries were trimmed from this stream (Redis counts
+   * every entry ever added; more than it holds now means some left) and `after` comes before the oldest kept one.
    */
   private async isExpired(key: string, after: string): Promise<boolean> {
     let info: unknown;
@@ -75,9 +75,16 @@ export class EventLog {
       throw error;
     }
     if (!Array.isArray(info)) return false;
-    const at = info.indexOf('max-deleted-entry-id');
-    const maxDeleted: unknown = at >= 0 ? info[at + 1] : undefined;
-    return typeof maxDeleted === 'string' && compareStreamIds(maxDeleted, after) > 0;
+    const field = (name: string): unknown => {
+      const at = info.indexOf(name);
+      return at >= 0 ? info[at + 1] : undefined;
+    };
+    const length = Number(field('length'));
+    const entriesAdded = Number(field('entries-added'));
+    const firstEntry = field('first-entry');
+    const firstId = Array.isArray(firstEntry) ? firstEntry[0] : undefined;
+    if (!(entriesAdded > length) || typeof firstId !== 'string') return false;
+    return compareStreamIds(after, firstId) < 0;
   }
 }
 

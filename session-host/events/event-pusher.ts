@@ -7,7 +7,9 @@
  *
  * `resume` runs in the same queue as the live events of that connection, so the seam between replay and live
  * stream has neither gap nor duplicate: live events already queued for that session are dropped (the replay reads
- * them from the log), and every live event at or below the last replayed id is skipped.
+ * them from the log), and every live event at or below the last replayed id is skipped. Each connection remembers,
+ * per session, the span of ids it has been sent (live events of a session reach a connection without a hole), so
+ * a client whose live stream had begun before it asked to resume is not sent that span twice.
  */
 import type { ServiceEvent } from '../../contract/events.js';
 import { ServiceError } from '../../contract/errors.js';
@@ -43,18 +45,28 @@ type Job =
       fail: (error: unknown) => void;
     };
 
+/** Every event of the session with `first` ≤ id ≤ `last` has been sent to the connection. */
+interface SentSpan {
+  first: string;
+  last: string;
+}
+
 interface ConnectionQueue {
   jobs: Job[];
   working: boolean;
-  /** The last event id delivered, per session. */
-  lastSent: Map<string, string>;
+  sent: Map<string, SentSpan>;
+  touchedAt: number;
 }
+
+/** API Gateway closes a connection after two hours at most: what is older than that is forgotten. */
+const forgetIdleAfterMs = 2 * 60 * 60 * 1000;
 
 export class EventPusher implements ResumeHandler {
   private readonly queues = new Map<string, ConnectionQueue>();
   private readonly options: Required<Omit<EventPusherOptions, 'events' | 'connections' | 'poster' | 'logger'>> &
     EventPusherOptions;
   private unsubscribe: (() => void) | undefined;
+  private sweeper: NodeJS.Timeout | undefined;
   private dispatching: Promise<void> = Promise.resolve();
 
   constructor(options: EventPusherOptions) {
@@ -66,10 +78,20 @@ export class EventPusher implements ResumeHandler {
       // Recipients are looked up in order, so events of a session are queued in id order.
       this.dispatching = this.dispatching.then(() => this.dispatch(event));
     });
+    // Connections that closed normally ($disconnect) are never heard of again here: forget them once surely gone.
+    this.sweeper ??= setInterval(() => {
+      const cutoff = Date.now() - forgetIdleAfterMs;
+      for (const [connectionId, queue] of this.queues) {
+        if (!queue.working && queue.touchedAt < cutoff) this.queues.delete(connectionId);
+      }
+    }, 10 * 60 * 1000);
+    this.sweeper.unref();
   }
 
   /** Stops taking new events; waits (bounded) for the queues to drain. */
   async stop(timeoutMs: number): Promise<void> {
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
     this.unsubscribe?.();
     this.unsubscribe = undefined;
     const started = Date.now();
@@ -106,8 +128,9 @@ export class EventPusher implements ResumeHandler {
 
   private queueOf(connectionId: string): ConnectionQueue {
     let queue = this.queues.get(connectionId);
+    if (queue !== undefined) queue.touchedAt = Date.now();
     if (queue === undefined) {
-      queue = { jobs: [], working: false, lastSent: new Map() };
+      queue = { jobs: [], working: false, sent: new Map(), touchedAt: Date.now() };
       this.queues.set(connectionId, queue);
     }
     return queue;
@@ -129,7 +152,7 @@ export class EventPusher implements ResumeHandler {
       } finally {
         queue.working = false;
         // Nothing queued and nothing to remember: keep no state for idle connections.
-        if (queue.jobs.length === 0 && this.queues.get(connectionId) === queue && queue.lastSent.size === 0) {
+        if (queue.jobs.length === 0 && this.queues.get(connectionId) === queue && queue.sent.size === 0) {
           this.queues.delete(connectionId);
         } else if (queue.jobs.length > 0) {
           this.work(connectionId);
@@ -140,10 +163,10 @@ export class EventPusher implements ResumeHandler {
 
   /** false when the connection is gone. */
   private async deliverLive(connectionId: string, queue: ConnectionQueue, event: ServiceEvent): Promise<boolean> {
-    const last = queue.lastSent.get(event.sessionId);
-    if (last !== undefined && compareStreamIds(event.id, last) <= 0) return true;
+    const span = queue.sent.get(event.sessionId);
+    if (span !== undefined && compareStreamIds(event.id, span.last) <= 0) return true;
     const alive = await this.post(connectionId, frameOf(event), event.sessionId);
-    queue.lastSent.set(event.sessionId, event.id);
+    queue.sent.set(event.sessionId, { first: span?.first ?? event.id, last: event.id });
     return alive;
   }
 
@@ -154,7 +177,9 @@ export class EventPusher implements ResumeHandler {
         job.fail(new ServiceError('NOT_FOUND', 'The connection is not registered (gone or expired).'));
         return true;
       }
+      const span = queue.sent.get(job.sessionId);
       let cursor = job.after;
+      let firstReplayed: string | undefined;
       let replayed = 0;
       let expired = false;
       for (let page = 0; ; page += 1) {
@@ -169,14 +194,18 @@ export class EventPusher implements ResumeHandler {
           if (!(await this.post(connectionId, frame, job.sessionId))) return false;
         }
         for (const event of events) {
-          if (!(await this.post(connectionId, frameOf(event), job.sessionId))) return false;
           cursor = event.id;
+          const sentAlready = span !== undefined && compareStreamIds(event.id, span.first) >= 0 && compareStreamIds(event.id, span.last) <= 0;
+          if (sentAlready) continue;
+          if (!(await this.post(connectionId, frameOf(event), job.sessionId))) return false;
+          firstReplayed ??= event.id;
           replayed += 1;
         }
         if (events.length < replayPageSize) break;
       }
-      const previous = queue.lastSent.get(job.sessionId);
-      queue.lastSent.set(job.sessionId, previous !== undefined && compareStreamIds(previous, cursor) > 0 ? previous : cursor);
+      const first = [firstReplayed, span?.first].filter((id): id is string => id !== undefined).sort(compareStreamIds)[0];
+      const last = [cursor, span?.last].filter((id): id is string => id !== undefined).sort(compareStreamIds).at(-1);
+      if (first !== undefined && last !== undefined) queue.sent.set(job.sessionId, { first, last });
       job.done({ replayed, expired });
       return true;
     } catch (error) {
@@ -204,7 +233,7 @@ export class EventPusher implements ResumeHandler {
   private async forget(connectionId: string, queue: ConnectionQueue): Promise<void> {
     for (const job of queue.jobs) if (job.kind === 'resume') job.fail(new ServiceError('NOT_FOUND', 'The connection is gone.'));
     queue.jobs = [];
-    queue.lastSent.clear();
+    queue.sent.clear();
     this.queues.delete(connectionId);
     try {
       await this.options.connections.remove(connectionId);
