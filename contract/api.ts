@@ -79,11 +79,11 @@ export type Contact = z.infer<typeof contactSchema>;
 // Chat ids
 
 const whatsAppIdPattern = /^(?:\d{5,20}@c\.us|\d{5,20}(?:-\d{1,20})?@g\.us|\d{5,20}@lid)$/;
-const phoneSeparators = /[\s().\-/]/g;
+const phoneSeparators = /[ \u00a0().\-/]/g;
 
 /**
  * Turns what a caller wrote into a WhatsApp chat id: ids pass as they are (`@s.whatsapp.net` becomes `@c.us`),
- * a phone number in any common spelling (`+1 555-123-4567`, `(555) 123 4567`, `0049 30 1234567`) becomes
+ * a phone number in any common spelling (`+1 555-123-4567`, `(555) 123 4567`, `0049 30 1234567`, `+44 (0)20 …`) becomes
  * `<digits>@c.us`. Returns null when it is neither.
  */
 export function normaliseChatId(raw: string): string | null {
@@ -92,7 +92,9 @@ export function normaliseChatId(raw: string): string | null {
     const canonical = trimmed.replace(/@s\.whatsapp\.net$/, '@c.us');
     return whatsAppIdPattern.test(canonical) ? canonical : null;
   }
-  let digits = trimmed.replace(phoneSeparators, '');
+  // "+44 (0)20 7946 0018": the (0) is the trunk prefix for calls inside the country, never dialled after +44.
+  const international = /^(?:\+|00)/.test(trimmed);
+  let digits = (international ? trimmed.replace(/\(0\)/g, '') : trimmed).replace(phoneSeparators, '');
   if (digits.startsWith('+')) digits = digits.slice(1);
   else if (digits.startsWith('00')) digits = digits.slice(2);
   // E.164 allows at most 15 digits; fewer than 6 cannot be a subscriber number anywhere.

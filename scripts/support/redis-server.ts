@@ -9,13 +9,22 @@ export interface LocalRedis {
   stop(): Promise<void>;
 }
 
-export async function startRedisServer(options: { port?: number; inheritOutput?: boolean } = {}): Promise<LocalRedis> {
+export interface RedisServerOptions {
+  port?: number;
+  inheritOutput?: boolean;
+  /** Keep the data in this directory (append-only file), so that sessions survive a restart of the stack. */
+  persistIn?: string;
+}
+
+export async function startRedisServer(options: RedisServerOptions = {}): Promise<LocalRedis> {
   const port = options.port ?? (await freePort());
-  const directory = temporaryDirectory('wa-redis');
+  const directory =
+    options.persistIn === undefined ? temporaryDirectory('wa-redis') : { path: options.persistIn, remove: () => undefined };
+  const persistence = options.persistIn === undefined ? ['--save', '', '--appendonly', 'no'] : ['--save', '', '--appendonly', 'yes'];
   const process = startProcess({
     name: `redis-server:${port}`,
     command: 'redis-server',
-    args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', directory.path],
+    args: ['--port', String(port), '--bind', '127.0.0.1', ...persistence, '--dir', directory.path],
     inheritOutput: options.inheritOutput ?? false,
   });
   const url = `redis://127.0.0.1:${port}`;
