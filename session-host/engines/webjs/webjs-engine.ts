@@ -1,0 +1,826 @@
+/**
+ * The `webjs` engine: one whatsapp-web.js Client (one headless Chromium) per session.
+ *
+ * What a gateway user sees, and why:
+ * - `qr` on each QR rotation; `authenticated` once; `connected` once per real change (whatsapp-web.js fires
+ *   `authenticated` and `ready` again on every `hasSynced` change).
+ * - Logout from the phone (library reason `LOGOUT`, or a socket state `UNPAIRED*` after ready): the login is gone
+ *   for good, and WhatsApp will not take it back, so retrying is pointless but the session itself is still wanted.
+ *   The engine reports `disconnected` (lastError LOGGED_OUT), removes the session's data, starts a fresh client and
+ *   reports its QR as `{status: 'qr', qr, loggedOut: true}`: the session waits for a new scan, as WhatsApp Web does.
+ *   (whatsapp-web.js would re-inject into the same browser after deleting the profile under it; a fresh browser on
+ *   a fresh profile is the reliable way.) The session host should clear `me` when it sees `loggedOut: true`.
+ * - `CONFLICT` (the same login used elsewhere) and other disconnects: `disconnected` with that code, then the engine
+ *   restarts the client by itself (capped exponential backoff with jitter). The library destroys its browser after
+ *   any `disconnected`, so there is nothing to keep.
+ * - A crashed Chromium or a page that stops answering (probe every `livenessIntervalMs`): `disconnected` with
+ *   BROWSER_CRASHED, then the same restarts; after `maxRestarts` failed restarts in a row, `failed`.
+ * - `start()` that cannot load WhatsApp Web within `initTimeoutMs` (net::ERR_*, 'auth timeout', nothing happening):
+ *   `failed` with WHATSAPP_UNREACHABLE, and no browser left. The session host decides whether to try again.
+ * - Incoming messages: once each (de-duplicated on the message id), people's messages only (no system notices, no
+ *   status updates). Acks: only of the account's own messages, only when they move past `sent`.
+ * - `stop()` keeps the login (the next start needs no scan); `logout()` logs out when connected, and removes the data.
+ *
+ * The library's own background promises are guarded here (inject after a navigation, destroy after a disconnect),
+ * the engine's promises are all caught; nothing global is installed.
+ */
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Page } from 'puppeteer';
+import wwebjs from 'whatsapp-web.js';
+import type WAWebJS from 'whatsapp-web.js';
+import { sessionIdSchema, type Me, type Message, type Chat, type Contact, type LastError } from '../../../contract/api.js';
+import { ServiceError, SessionNotConnectedError, ValidationError } from '../../../contract/errors.js';
+import type { Logger } from '../../../lib/logger.js';
+import type {
+  Engine,
+  EngineListener,
+  EngineSession,
+  EngineSessionOptions,
+  EngineStatus,
+  EngineStatusUpdate,
+} from '../engine.js';
+import {
+  ChromeNotFoundError,
+  chromiumArgs,
+  isAlive,
+  killProfileProcesses,
+  killTree,
+  prepareProfile,
+  removeSingletons,
+  resolveChromePath,
+  waitForExit,
+} from './chromium.js';
+import {
+  ackName,
+  ackRank,
+  byNewestFirst,
+  chatIdOf,
+  isListedContact,
+  isPersonMessage,
+  toChat,
+  toContact,
+  toMessage,
+} from './convert.js';
+
+const { Client, LocalAuth } = wwebjs;
+
+export interface WebjsEngineOptions {
+  /** Where LocalAuth keeps each session's Chromium profile: `<dataDir>/session-<sessionId>`. */
+  dataDir: string;
+  /** CHROME_PATH; else the first of the usual paths that exists. */
+  chromePath?: string;
+  /** How long a start may take until a QR or `connected` (and each restart the same). */
+  initTimeoutMs: number;
+  /** A directory of WhatsApp Web builds (`<webVersion>.html`) served instead of the network (tests: the stand-in). */
+  webCacheDir?: string;
+  webVersion?: string;
+  logger: Logger;
+  /** How often a live client's page is probed (default 15 s). */
+  livenessIntervalMs?: number;
+  /** How long a probe may take before the page counts as dead (default 10 s). */
+  livenessTimeoutMs?: number;
+  /** Restarts in a row after a crash or disconnect before `failed` (default 5). */
+  maxRestarts?: number;
+  /** First restart delay; doubles each time, capped, with jitter (defaults 1 s, cap 60 s). */
+  restartBaseDelayMs?: number;
+  restartMaxDelayMs?: number;
+  /** A connection that lasts this long resets the restart count (default 60 s). */
+  stableAfterMs?: number;
+  /** Bound on send / list calls into the page (default 30 s). */
+  operationTimeoutMs?: number;
+  /** V8 heap cap of the page's renderer, MB (default 1024). */
+  maxOldSpaceMb?: number;
+}
+
+/** The engine, with sessions typed as WebjsSession (tests and diagnostics reach the page through it). */
+export interface WebjsEngine extends Engine {
+  openSession(options: EngineSessionOptions): WebjsSession;
+}
+
+export function createWebjsEngine(options: WebjsEngineOptions): WebjsEngine {
+  const active = new Set<WebjsSession>();
+  const log = options.logger.child({ engine: 'webjs' });
+  try {
+    const chrome = resolveChromePath(options.chromePath);
+    log.info({ chrome }, 'webjs engine ready');
+  } catch (error) {
+    // Not fatal here: each session start reports it as `failed` with CHROME_NOT_FOUND.
+    log.error({ err: error }, 'no Chromium for the webjs engine');
+  }
+  return {
+    name: 'webjs',
+    openSession({ sessionId, listener }: EngineSessionOptions): WebjsSession {
+      // The id names a folder; nothing but the contract's characters may pass (LocalAuth checks too, less strictly).
+      sessionIdSchema.parse(sessionId);
+      return new WebjsSession(sessionId, listener, options, (session, isActive) => {
+        if (isActive) active.add(session);
+        else active.delete(session);
+      });
+    },
+    async close(): Promise<void> {
+      await Promise.allSettled([...active].map((session) => session.stop()));
+      active.clear();
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+type LaunchMode = 'start' | 'restart' | 'relogin';
+
+interface Deferred {
+  promise: Promise<void>;
+  resolve: () => void;
+}
+
+function deferred(): Deferred {
+  let resolve: () => void = () => undefined;
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+/** One whatsapp-web.js Client and its browser; a session has at most one current handle. */
+interface ClientHandle {
+  gen: number;
+  mode: LaunchMode;
+  client: WAWebJS.Client | null;
+  pid: number | undefined;
+  browserKnown: Deferred;
+  browserSeen: boolean;
+  initialized: boolean;
+  /** A QR or `ready` arrived: the launch deadline no longer applies. */
+  signalled: boolean;
+  ready: boolean;
+  dead: boolean;
+  teardown: Promise<void> | null;
+  deadline: NodeJS.Timeout | null;
+  liveness: NodeJS.Timeout | null;
+  probing: boolean;
+}
+
+class TimeoutError extends Error {
+  override readonly name = 'TimeoutError';
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new TimeoutError(`${what} took longer than ${ms} ms`)), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function messageOf(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return typeof error === 'string' ? error : JSON.stringify(error);
+}
+
+/** What a failed launch means for a user. */
+export function classifyLaunchError(error: unknown): NonNullable<LastError> {
+  const message = messageOf(error);
+  if (error instanceof ChromeNotFoundError) return { code: 'CHROME_NOT_FOUND', message };
+  if (error instanceof TimeoutError || /net::ERR_/.test(message) || message === 'auth timeout' || message === 'ready timeout') {
+    return { code: 'WHATSAPP_UNREACHABLE', message: `WhatsApp Web could not be loaded: ${message}` };
+  }
+  if (/Couldn't load version/.test(message)) return { code: 'WEB_VERSION_NOT_FOUND', message };
+  if (/Failed to launch the browser process|ENOENT|EACCES|Timed out after \d+ ms while waiting for the WS endpoint/.test(message)) {
+    return { code: 'BROWSER_LAUNCH_FAILED', message: `Chromium did not start: ${message}` };
+  }
+  if (/Target closed|Session closed|Connection closed|Protocol error|detached|Execution context was destroyed/i.test(message)) {
+    return { code: 'BROWSER_CRASHED', message: `Chromium went away while starting: ${message}` };
+  }
+  return { code: 'ENGINE_ERROR', message };
+}
+
+const pageGoneError = /Target closed|Session closed|Connection closed|Protocol error|detached|Execution context was destroyed|Cannot read properties of null \(reading 'evaluate'\)/i;
+
+const loggedOutReasons = new Set(['LOGOUT', 'UNPAIRED', 'UNPAIRED_IDLE']);
+
+const BROWSER_KNOWN_WAIT_MS = 15_000;
+const DESTROY_TIMEOUT_MS = 5_000;
+const LOGOUT_TIMEOUT_MS = 10_000;
+const SEEN_LIMIT = 5_000;
+
+export class WebjsSession implements EngineSession {
+  readonly profileDir: string;
+  private readonly log: Logger;
+  private readonly tuning: Required<
+    Pick<
+      WebjsEngineOptions,
+      | 'livenessIntervalMs'
+      | 'livenessTimeoutMs'
+      | 'maxRestarts'
+      | 'restartBaseDelayMs'
+      | 'restartMaxDelayMs'
+      | 'stableAfterMs'
+      | 'operationTimeoutMs'
+      | 'maxOldSpaceMb'
+    >
+  >;
+  private running = false;
+  private generation = 0;
+  private handle: ClientHandle | null = null;
+  private lastStatus: EngineStatus | null = null;
+  private me: Me | null = null;
+  private restartAttempts = 0;
+  private restartTimer: NodeJS.Timeout | null = null;
+  private stableTimer: NodeJS.Timeout | null = null;
+  private loggedOutPending = false;
+  private readonly pending = new Set<Promise<unknown>>();
+  private readonly seenIncoming = new Set<string>();
+  private readonly reportedAcks = new Map<string, number>();
+
+  constructor(
+    readonly sessionId: string,
+    private readonly listener: EngineListener,
+    private readonly options: WebjsEngineOptions,
+    private readonly onActive: (session: WebjsSession, active: boolean) => void,
+  ) {
+    this.profileDir = path.join(path.resolve(options.dataDir), `session-${sessionId}`);
+    this.log = options.logger.child({ sessionId, engine: 'webjs' });
+    this.tuning = {
+      livenessIntervalMs: options.livenessIntervalMs ?? 15_000,
+      livenessTimeoutMs: options.livenessTimeoutMs ?? 10_000,
+      maxRestarts: options.maxRestarts ?? 5,
+      restartBaseDelayMs: options.restartBaseDelayMs ?? 1_000,
+      restartMaxDelayMs: options.restartMaxDelayMs ?? 60_000,
+      stableAfterMs: options.stableAfterMs ?? 60_000,
+      operationTimeoutMs: options.operationTimeoutMs ?? 30_000,
+      maxOldSpaceMb: options.maxOldSpaceMb ?? 1_024,
+    };
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // For tests and diagnostics
+
+  /** The page of the current client, once its browser runs. */
+  currentPage(): Page | undefined {
+    return this.handle?.client?.pupPage ?? undefined;
+  }
+
+  /** The pid of the current client's Chromium, once it runs. */
+  browserPid(): number | undefined {
+    return this.handle?.pid;
+  }
+
+  status(): EngineStatus | null {
+    return this.lastStatus;
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Lifecycle
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    this.onActive(this, true);
+    this.restartAttempts = 0;
+    this.lastStatus = null;
+    this.track(this.launch('start'));
+  }
+
+  async stop(): Promise<void> {
+    await this.shutDown();
+    this.log.info('webjs session stopped');
+  }
+
+  async logout(): Promise<void> {
+    const handle = this.handle;
+    const client = handle?.client;
+    const loggedIn = handle !== null && handle.ready && this.lastStatus === 'connected';
+    this.running = false;
+    this.generation += 1;
+    if (loggedIn && client) {
+      try {
+        // Unlinks the device on WhatsApp's side, closes the browser, deletes the profile.
+        await withTimeout(client.logout(), LOGOUT_TIMEOUT_MS, 'logging out');
+      } catch (error) {
+        this.log.warn({ err: error }, 'logout in WhatsApp Web failed; removing the local login anyway');
+      }
+    }
+    await this.shutDown();
+    await rm(this.profileDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+    this.me = null;
+    this.log.info('webjs session logged out and its data removed');
+  }
+
+  private async shutDown(): Promise<void> {
+    this.running = false;
+    this.generation += 1;
+    this.clearSessionTimers();
+    const handle = this.handle;
+    this.handle = null;
+    if (handle) await this.teardown(handle);
+    // Our background tasks end quickly once the browser is gone; never wait on them forever.
+    await Promise.race([Promise.allSettled([...this.pending]), sleep(BROWSER_KNOWN_WAIT_MS)]);
+    const left = await killProfileProcesses(this.profileDir);
+    if (left.length > 0) this.log.error({ pids: left }, 'Chromium processes survived SIGKILL');
+    this.onActive(this, false);
+  }
+
+  /** Keeps a background promise of ours caught, and known to stop(). */
+  private track(promise: Promise<unknown>): void {
+    const caught = promise.catch((error: unknown) => this.log.error({ err: error }, 'webjs engine task failed'));
+    this.pending.add(caught);
+    void caught.finally(() => this.pending.delete(caught));
+  }
+
+  private clearSessionTimers(): void {
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    if (this.stableTimer) clearTimeout(this.stableTimer);
+    this.restartTimer = null;
+    this.stableTimer = null;
+  }
+
+  private isCurrent(handle: ClientHandle): boolean {
+    return this.running && !handle.dead && this.handle === handle && handle.gen === this.generation;
+  }
+
+  private report(update: EngineStatusUpdate): void {
+    this.lastStatus = update.status;
+    this.log.info(
+      { status: update.status, lastError: update.lastError, loggedOut: update.loggedOut },
+      'webjs session status',
+    );
+    try {
+      this.listener.onStatus(update);
+    } catch (error) {
+      this.log.error({ err: error }, 'the status listener threw');
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Launching a client
+
+  private async launch(mode: LaunchMode): Promise<void> {
+    if (!this.running) return;
+    this.generation += 1;
+    const handle: ClientHandle = {
+      gen: this.generation,
+      mode,
+      client: null,
+      pid: undefined,
+      browserKnown: deferred(),
+      browserSeen: false,
+      initialized: false,
+      signalled: false,
+      ready: false,
+      dead: false,
+      teardown: null,
+      deadline: null,
+      liveness: null,
+      probing: false,
+    };
+    this.handle = handle;
+    this.log.info({ mode }, 'starting whatsapp-web.js');
+    let chromePath: string;
+    try {
+      chromePath = resolveChromePath(this.options.chromePath);
+      await mkdir(this.options.dataDir, { recursive: true });
+      const prepared = await prepareProfile(this.profileDir);
+      if (prepared.killed.length > 0 || prepared.removed.length > 0) {
+        this.log.warn(prepared, 'cleaned the profile before launch (a previous Chromium did not exit cleanly)');
+      }
+    } catch (error) {
+      handle.browserKnown.resolve();
+      if (this.isCurrent(handle)) await this.failLaunch(handle, classifyLaunchError(error));
+      return;
+    }
+    if (!this.isCurrent(handle)) {
+      handle.browserKnown.resolve();
+      return;
+    }
+    handle.deadline = setTimeout(() => {
+      if (!handle.signalled && this.isCurrent(handle)) {
+        this.track(
+          this.failLaunch(handle, {
+            code: 'WHATSAPP_UNREACHABLE',
+            message: `WhatsApp Web did not show a QR or connect within ${this.options.initTimeoutMs} ms`,
+          }),
+        );
+      }
+    }, this.options.initTimeoutMs);
+    try {
+      const client = this.createClient(handle, chromePath);
+      handle.client = client;
+      await client.initialize();
+    } catch (error) {
+      handle.browserKnown.resolve();
+      if (this.isCurrent(handle)) await this.failLaunch(handle, classifyLaunchError(error));
+      return;
+    }
+    handle.browserKnown.resolve();
+    if (!this.isCurrent(handle)) return;
+    handle.initialized = true;
+    this.startLiveness(handle);
+  }
+
+  private createClient(handle: ClientHandle, chromePath: string): WAWebJS.Client {
+    const { webCacheDir, webVersion } = this.options;
+    const useCache = webCacheDir !== undefined && webCacheDir !== '' && webVersion !== undefined && webVersion !== '';
+    const auth = new LocalAuth({ clientId: this.sessionId, dataPath: path.resolve(this.options.dataDir) });
+    const client = new Client({
+      authStrategy: auth,
+      puppeteer: {
+        executablePath: chromePath,
+        headless: true,
+        args: chromiumArgs({ maxOldSpaceMb: this.tuning.maxOldSpaceMb }),
+        // A pipe, not a debugging port any local process could connect to.
+        pipe: true,
+        // The session host owns signals; Puppeteer still kills its browsers when Node exits.
+        handleSIGINT: false,
+        handleSIGTERM: false,
+        handleSIGHUP: false,
+        timeout: Math.min(this.options.initTimeoutMs, 30_000),
+        protocolTimeout: Math.max(this.tuning.operationTimeoutMs, 60_000),
+      },
+      // Without a cache directory, the page comes from the network and nothing is written to the working directory.
+      webVersionCache: useCache ? { type: 'local', path: webCacheDir, strict: true } : { type: 'none' },
+      ...(useCache ? { webVersion } : {}),
+      authTimeoutMs: this.options.initTimeoutMs,
+      qrMaxRetries: 0,
+      takeoverOnConflict: false,
+    });
+
+    // Learn the browser as soon as it exists (a stop during launch must be able to kill it).
+    auth.afterBrowserInitialized = async () => {
+      if (handle.browserSeen) return; // called again by the library after a logout navigation
+      handle.browserSeen = true;
+      const browser = client.pupBrowser;
+      const child = browser?.process();
+      handle.pid = child?.pid ?? undefined;
+      // With `pipe: true` Puppeteer reads CDP from fd 3/4 but drops its error listeners when the connection closes;
+      // a SIGKILLed Chromium then resets the pipe (ECONNRESET) with no listener: an uncaught exception. Keep one.
+      for (const stream of child?.stdio ?? []) {
+        stream?.on('error', (error: Error) => this.log.debug({ err: error }, 'Chromium pipe error'));
+      }
+      child?.once('exit', (code, signal) => {
+        this.onBrowserLost(handle, `Chromium exited (code ${String(code)}, signal ${String(signal)})`);
+      });
+      handle.browserKnown.resolve();
+      if (handle.dead) throw new Error('the session was stopped while its browser started');
+    };
+
+    // Guard the library's own background work: inject() after a navigation and destroy() after a disconnect run
+    // with nobody awaiting them; a browser torn down meanwhile must not become an unhandled rejection.
+    const internals = client as unknown as { inject: () => Promise<void> };
+    const inject = internals.inject.bind(client);
+    let injections = 0;
+    internals.inject = async () => {
+      injections += 1;
+      if (injections === 1) return inject(); // initialize()'s own: its errors are the launch's
+      try {
+        await inject();
+      } catch (error) {
+        if (this.isCurrent(handle)) {
+          this.log.warn({ err: error }, 'whatsapp-web.js could not re-inject after a navigation');
+          this.onBrowserLost(handle, `WhatsApp Web could not be re-injected: ${messageOf(error)}`);
+        }
+      }
+    };
+    const destroy = client.destroy.bind(client);
+    client.destroy = async () => {
+      try {
+        await destroy();
+      } catch (error) {
+        this.log.debug({ err: error }, 'destroy failed (the browser was already gone)');
+      }
+    };
+
+    client.on('qr', (qr: string) => {
+      if (!this.isCurrent(handle)) return;
+      this.signal(handle);
+      const update: EngineStatusUpdate = { status: 'qr', qr };
+      if (this.loggedOutPending) {
+        update.loggedOut = true;
+        this.loggedOutPending = false;
+      }
+      this.report(update);
+    });
+    client.on('authenticated', () => {
+      if (!this.isCurrent(handle)) return;
+      if (this.lastStatus !== 'authenticated' && this.lastStatus !== 'connected') this.report({ status: 'authenticated' });
+    });
+    client.on('ready', () => {
+      if (this.isCurrent(handle)) this.onReady(handle, client);
+    });
+    client.on('disconnected', (reason: unknown) => {
+      if (this.isCurrent(handle)) this.onDisconnected(handle, String(reason));
+    });
+    client.on('message', (message: WAWebJS.Message) => {
+      if (this.isCurrent(handle)) this.onIncoming(message);
+    });
+    client.on('message_ack', (message: WAWebJS.Message, ack: number) => {
+      if (this.isCurrent(handle)) this.onAck(message, ack);
+    });
+    client.on('change_state', (state: unknown) => {
+      if (this.isCurrent(handle)) this.log.debug({ state }, 'WhatsApp Web state');
+    });
+    return client;
+  }
+
+  private signal(handle: ClientHandle): void {
+    handle.signalled = true;
+    if (handle.deadline) clearTimeout(handle.deadline);
+    handle.deadline = null;
+  }
+
+  /** A launch that did not get to a QR or `connected`. */
+  private async failLaunch(handle: ClientHandle, lastError: NonNullable<LastError>): Promise<void> {
+    if (handle.dead) return;
+    this.generation += 1;
+    if (this.handle === handle) this.handle = null;
+    this.log.warn({ lastError, mode: handle.mode }, 'whatsapp-web.js did not start');
+    await this.teardown(handle);
+    if (!this.running) return;
+    if (handle.mode === 'restart' && lastError.code !== 'CHROME_NOT_FOUND') {
+      this.scheduleRestart(lastError);
+      return;
+    }
+    this.running = false;
+    // After a logout from the phone the data is already gone: say so, a later start begins with a QR.
+    this.report({ status: 'failed', lastError, loggedOut: handle.mode === 'relogin' });
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Events of a running client
+
+  private onReady(handle: ClientHandle, client: WAWebJS.Client): void {
+    this.signal(handle);
+    handle.ready = true;
+    const info = client.info as WAWebJS.ClientInfo | undefined;
+    const me: Me = {
+      id: info?.wid?._serialized ?? '',
+      pushName: typeof info?.pushname === 'string' ? info.pushname : '',
+    };
+    if (this.lastStatus === 'connected' && this.me?.id === me.id && this.me.pushName === me.pushName) return;
+    this.me = me;
+    this.report({ status: 'connected', me });
+    if (this.stableTimer) clearTimeout(this.stableTimer);
+    this.stableTimer = setTimeout(() => {
+      this.stableTimer = null;
+      this.restartAttempts = 0;
+    }, this.tuning.stableAfterMs);
+    this.stableTimer.unref();
+  }
+
+  private onDisconnected(handle: ClientHandle, reason: string): void {
+    if (loggedOutReasons.has(reason)) {
+      this.generation += 1;
+      this.handle = null;
+      this.clearSessionTimers();
+      this.me = null;
+      this.report({
+        status: 'disconnected',
+        lastError: { code: 'LOGGED_OUT', message: 'Logged out from the phone; a new QR follows.' },
+      });
+      this.track(this.relogin(handle));
+      return;
+    }
+    const lastError =
+      reason === 'CONFLICT'
+        ? { code: 'CONFLICT', message: 'WhatsApp Web was opened with this login elsewhere; reconnecting.' }
+        : { code: 'DISCONNECTED', message: `WhatsApp Web disconnected (${reason}); reconnecting.` };
+    this.report({ status: 'disconnected', lastError });
+    this.recover(handle, lastError);
+  }
+
+  private onBrowserLost(handle: ClientHandle, message: string): void {
+    // Before initialize() settles, the launch itself reports what went wrong.
+    if (!this.isCurrent(handle) || !handle.initialized) return;
+    const lastError = { code: 'BROWSER_CRASHED', message };
+    this.report({ status: 'disconnected', lastError });
+    this.recover(handle, lastError);
+  }
+
+  private recover(handle: ClientHandle, lastError: NonNullable<LastError>): void {
+    this.generation += 1;
+    if (this.handle === handle) this.handle = null;
+    if (this.stableTimer) clearTimeout(this.stableTimer);
+    this.stableTimer = null;
+    this.track(this.teardown(handle).then(() => this.scheduleRestart(lastError)));
+  }
+
+  private async relogin(handle: ClientHandle): Promise<void> {
+    await this.teardown(handle);
+    if (!this.running) return;
+    await rm(this.profileDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+    this.loggedOutPending = true;
+    this.restartAttempts = 0;
+    await this.launch('relogin');
+  }
+
+  private scheduleRestart(lastError: NonNullable<LastError>): void {
+    if (!this.running) return;
+    if (this.restartAttempts >= this.tuning.maxRestarts) {
+      this.running = false;
+      this.report({
+        status: 'failed',
+        lastError: {
+          code: lastError.code,
+          message: `${lastError.message} Gave up after ${this.tuning.maxRestarts} restarts.`,
+        },
+        loggedOut: false,
+      });
+      return;
+    }
+    const attempt = this.restartAttempts;
+    this.restartAttempts += 1;
+    const cap = Math.min(this.tuning.restartMaxDelayMs, this.tuning.restartBaseDelayMs * 2 ** attempt);
+    const delayMs = Math.round(cap / 2 + (Math.random() * cap) / 2);
+    this.log.info({ attempt: attempt + 1, delayMs }, 'restarting whatsapp-web.js');
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      this.track(this.launch('restart'));
+    }, delayMs);
+  }
+
+  private startLiveness(handle: ClientHandle): void {
+    handle.liveness = setInterval(() => {
+      if (handle.probing || !this.isCurrent(handle)) return;
+      handle.probing = true;
+      this.track(
+        this.probe(handle).finally(() => {
+          handle.probing = false;
+        }),
+      );
+    }, this.tuning.livenessIntervalMs);
+    handle.liveness.unref();
+  }
+
+  private async probe(handle: ClientHandle): Promise<void> {
+    const page = handle.client?.pupPage;
+    const browser = handle.client?.pupBrowser;
+    try {
+      if (!page || !browser?.connected) throw new Error('the browser is not connected');
+      await withTimeout(page.evaluate(() => 1), this.tuning.livenessTimeoutMs, 'the liveness probe');
+    } catch (error) {
+      if (this.isCurrent(handle)) this.onBrowserLost(handle, `WhatsApp Web's page stopped answering: ${messageOf(error)}`);
+    }
+  }
+
+  /** Destroys a client's browser for sure: destroy() (bounded), then SIGKILL of its process group and profile. */
+  private teardown(handle: ClientHandle): Promise<void> {
+    if (handle.teardown) return handle.teardown;
+    handle.dead = true;
+    if (handle.deadline) clearTimeout(handle.deadline);
+    if (handle.liveness) clearInterval(handle.liveness);
+    handle.deadline = null;
+    handle.liveness = null;
+    const work = (async () => {
+      await Promise.race([handle.browserKnown.promise, sleep(BROWSER_KNOWN_WAIT_MS)]);
+      const client = handle.client;
+      if (client) {
+        try {
+          await withTimeout(client.destroy(), DESTROY_TIMEOUT_MS, 'closing Chromium');
+        } catch (error) {
+          this.log.warn({ err: error }, 'Chromium did not close; killing it');
+        }
+      }
+      const pid = handle.pid;
+      if (pid !== undefined) {
+        // The whole process group, even when the browser itself already exited: its zygote and renderers may not have.
+        killTree(pid);
+        if (isAlive(pid)) await waitForExit(pid, 3_000);
+      }
+      const left = await killProfileProcesses(this.profileDir);
+      if (left.length > 0) this.log.error({ pids: left }, 'Chromium processes survived SIGKILL');
+      else await removeSingletons(this.profileDir);
+    })();
+    handle.teardown = work.catch((error: unknown) => {
+      this.log.error({ err: error }, 'tearing down Chromium failed');
+    });
+    return handle.teardown;
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Messages
+
+  private onIncoming(message: WAWebJS.Message): void {
+    if (message.fromMe || !isPersonMessage(message)) return;
+    const id = message.id._serialized;
+    if (this.seenIncoming.has(id)) return;
+    remember(this.seenIncoming, id, SEEN_LIMIT);
+    try {
+      this.listener.onMessage(toMessage(message));
+    } catch (error) {
+      this.log.error({ err: error }, 'the message listener threw');
+    }
+  }
+
+  private onAck(message: WAWebJS.Message, ackValue: number): void {
+    if (!message.fromMe) return;
+    const ack = ackName(ackValue);
+    const rank = ackRank(ack);
+    // The 201 answer of a send says `sent`: report only what moves past it (and `failed`), once each.
+    if (rank <= ackRank('sent')) return;
+    const id = message.id._serialized;
+    const previous = this.reportedAcks.get(id) ?? ackRank('sent');
+    if (rank <= previous) return;
+    this.reportedAcks.delete(id);
+    this.reportedAcks.set(id, rank);
+    while (this.reportedAcks.size > SEEN_LIMIT) {
+      const oldest = this.reportedAcks.keys().next().value;
+      if (oldest === undefined) break;
+      this.reportedAcks.delete(oldest);
+    }
+    try {
+      this.listener.onAck({ messageId: id, chatId: chatIdOf(message), ack });
+    } catch (error) {
+      this.log.error({ err: error }, 'the ack listener threw');
+    }
+  }
+
+  private connectedClient(): WAWebJS.Client {
+    const handle = this.handle;
+    if (!handle || !handle.ready || !handle.client || this.lastStatus !== 'connected' || !this.isCurrent(handle)) {
+      throw new SessionNotConnectedError(this.sessionId, this.lastStatus ?? 'starting');
+    }
+    return handle.client;
+  }
+
+  private async call<T>(what: string, work: (client: WAWebJS.Client) => Promise<T>): Promise<T> {
+    const client = this.connectedClient();
+    try {
+      return await withTimeout(work(client), this.tuning.operationTimeoutMs, what);
+    } catch (error) {
+      if (error instanceof ServiceError) throw error;
+      if (error instanceof TimeoutError) {
+        throw new ServiceError('TIMEOUT', `WhatsApp Web did not finish ${what} within ${this.tuning.operationTimeoutMs} ms.`);
+      }
+      if (pageGoneError.test(messageOf(error))) {
+        throw new SessionNotConnectedError(this.sessionId, 'disconnected');
+      }
+      throw error;
+    }
+  }
+
+  async sendText(chatId: string, text: string): Promise<Message> {
+    return this.call('sending the message', async (client) => {
+      // sendSeen: false — sending through the API does not mark the chat as read on the phone.
+      const sent = (await client.sendMessage(chatId, text, { sendSeen: false })) as WAWebJS.Message | undefined;
+      if (!sent) {
+        throw new ValidationError([{ path: 'chatId', message: 'is not a chat this WhatsApp account can reach' }]);
+      }
+      const current = ackName(sent.ack);
+      const ack = current === 'failed' || ackRank(current) > ackRank('sent') ? current : 'sent';
+      const message = toMessage(sent, ack);
+      if (ack !== 'sent') this.reportedAcks.set(message.id, ackRank(ack));
+      return message;
+    });
+  }
+
+  async listChats(): Promise<Chat[]> {
+    return this.call('listing chats', async (client) => {
+      const chats = await client.getChats();
+      return chats
+        .map(toChat)
+        .filter((chat) => /@(c\.us|g\.us|lid)$/.test(chat.id))
+        .sort(byNewestFirst);
+    });
+  }
+
+  async listMessages(chatId: string, limit: number): Promise<Message[]> {
+    return this.call('listing messages', async (client) => {
+      const chat = (await client.getChatById(chatId)) as WAWebJS.Chat | undefined;
+      if (!chat) return [];
+      const messages = await chat.fetchMessages({ limit });
+      return messages
+        .filter(isPersonMessage)
+        .map((message) => toMessage(message))
+        .map((message, index) => ({ message, index }))
+        .sort((a, b) => a.message.timestamp.localeCompare(b.message.timestamp) || a.index - b.index)
+        .map(({ message }) => message)
+        .slice(-limit);
+    });
+  }
+
+  async listContacts(): Promise<Contact[]> {
+    return this.call('listing contacts', async (client) => {
+      const contacts = await client.getContacts();
+      return contacts.filter(isListedContact).map(toContact);
+    });
+  }
+}
+
+function remember(set: Set<string>, value: string, limit: number): void {
+  set.add(value);
+  while (set.size > limit) {
+    const oldest = set.values().next().value;
+    if (oldest === undefined) break;
+    set.delete(oldest);
+  }
+}

@@ -1,0 +1,101 @@
+/** Helpers for the webjs engine tests: a recording listener, bounded waits, /proc checks. */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { pino } from 'pino';
+import type { EngineAck, EngineListener, EngineStatusUpdate } from '../../session-host/engines/engine.js';
+import type { Message } from '../../contract/api.js';
+
+export const testLogger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
+
+/** Polls `check` until it returns a value other than undefined/false, or throws after `timeoutMs`. */
+export async function waitFor<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 15_000,
+  everyMs = 50,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}
+
+export class RecordingListener implements EngineListener {
+  readonly statuses: EngineStatusUpdate[] = [];
+  readonly messages: Message[] = [];
+  readonly acks: EngineAck[] = [];
+
+  onStatus(update: EngineStatusUpdate): void {
+    this.statuses.push(update);
+  }
+  onMessage(message: Message): void {
+    this.messages.push(message);
+  }
+  onAck(ack: EngineAck): void {
+    this.acks.push(ack);
+  }
+
+  get last(): EngineStatusUpdate | undefined {
+    return this.statuses[this.statuses.length - 1];
+  }
+
+  /** The first update at or after index `from` that matches. */
+  waitForStatus(
+    match: (update: EngineStatusUpdate) => boolean,
+    timeoutMs = 15_000,
+    from = 0,
+  ): Promise<EngineStatusUpdate> {
+    return waitFor(
+      `a status update matching ${match.toString()} (seen: ${this.describe()})`,
+      () => this.statuses.slice(from).find(match),
+      timeoutMs,
+    );
+  }
+
+  describe(): string {
+    return this.statuses.map((s) => s.status + (s.lastError ? `(${s.lastError.code})` : '')).join(' → ');
+  }
+}
+
+/** Pids of live processes whose command line contains `needle` (here: a session's profile directory). */
+export function processesMentioning(needle: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (!cmdline.includes(needle)) continue;
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      if (state !== 'Z' && state !== 'X') pids.push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  return pids;
+}
+
+/** Chromium processes (main and children) that run on `profileDir`, as "pid state cmdline" lines. */
+export function chromiumOn(profileDir: string): string[] {
+  return processesMentioning(path.resolve(profileDir))
+    .filter((pid) => pid !== process.pid)
+    .map((pid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+        return `${pid} ${stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)} ${cmdline.slice(0, 200)}`;
+      } catch {
+        return `${pid} (gone)`;
+      }
+    });
+}
