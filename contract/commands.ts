@@ -37,7 +37,13 @@ export const commandSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('create') }),
   z.object({ type: z.literal('delete') }),
   z.object({ type: z.literal('restart') }),
-  z.object({ type: z.literal('send'), chatId: z.string(), text: z.string() }),
+  z.object({
+    type: z.literal('send'),
+    chatId: z.string(),
+    text: z.string(),
+    /** The client's Idempotency-Key: the host sends at most once per key, even across its own crashes. */
+    idempotencyKey: z.string().optional(),
+  }),
   z.object({ type: z.literal('chats') }),
   z.object({ type: z.literal('messages'), chatId: z.string(), limit: z.number().int().min(1).max(500) }),
   z.object({ type: z.literal('contacts') }),

@@ -30,8 +30,10 @@ export interface RedisKeys {
   simulatorPhone(phone: string): string;
   /** String: an Idempotency-Key's stored request hash and response. */
   idempotency(scope: string, key: string): string;
-  /** String: a per-session send rate-limit window. */
+  /** Sorted set: a per-session send rate-limit window. */
   sendRate(sessionId: string): string;
+  /** String: the at-most-once record of a send made under an Idempotency-Key. */
+  sendLedger(sessionId: string, idempotencyKey: string): string;
 }
 
 export function redisKeys(prefix = 'wa'): RedisKeys {
@@ -53,5 +55,6 @@ export function redisKeys(prefix = 'wa'): RedisKeys {
     simulatorPhone: (phone) => `${prefix}:sim:phone:${phone}`,
     idempotency: (scope, key) => `${prefix}:idem:${scope}:${key}`,
     sendRate: (id) => `${s(id)}:send-rate`,
+    sendLedger: (id, idempotencyKey) => `${s(id)}:sent:${idempotencyKey}`,
   };
 }

@@ -17,7 +17,7 @@ export function createCommandHandler(sessions: SessionManager, resumer: ResumeHa
       case 'restart':
         return { session: await sessions.restart(sessionId) };
       case 'send':
-        return { message: await sessions.send(sessionId, command.chatId, command.text) };
+        return { message: await sessions.send(sessionId, command.chatId, command.text, command.idempotencyKey) };
       case 'chats':
         return { chats: await sessions.chats(sessionId) };
       case 'messages':

@@ -15,6 +15,7 @@ export interface SessionHostConfig {
   hostTtlMs: number;
   commandConcurrency: number;
   shutdownTimeoutMs: number;
+  idempotencyTtlSeconds: number;
   events: { maxLength: number; retentionMs: number };
   wsManagementEndpoint: string;
   simulator: { autoScanMs: number; qrRotateMs: number; readAfterMs: number };
@@ -39,6 +40,7 @@ export function readSessionHostConfig(env: Record<string, string | undefined> = 
     hostTtlMs: read.integer('HOST_TTL_MS', 6_000, { min: 300, max: 300_000 }),
     commandConcurrency: read.integer('COMMAND_CONCURRENCY', 64, { min: 1, max: 10_000 }),
     shutdownTimeoutMs: read.integer('SHUTDOWN_TIMEOUT_MS', 20_000, { min: 100, max: 600_000 }),
+    idempotencyTtlSeconds: read.integer('IDEMPOTENCY_TTL_SECONDS', 24 * 3_600, { min: 60, max: 7 * 24 * 3_600 }),
     events: {
       maxLength: read.integer('EVENT_LOG_MAX_LENGTH', 10_000, { min: 10, max: 10_000_000 }),
       retentionMs: read.integer('EVENT_LOG_RETENTION_MS', 24 * 3_600_000, { min: 1_000, max: 30 * 24 * 3_600_000 }),

@@ -19,6 +19,7 @@ import { EventLog } from './events/event-log.js';
 import { EventPusher } from './events/event-pusher.js';
 import { HostRegistry } from './host-registry.js';
 import { SessionManager } from './sessions/session-manager.js';
+import { SendLedger } from './sessions/send-ledger.js';
 import { SessionStore } from './sessions/session-store.js';
 
 const logger = createLogger('session-host');
@@ -67,7 +68,8 @@ async function main(): Promise<void> {
   const engine = await createEngine(config, { redis, keys, directory, bus, logger: hostLogger });
   const events = new EventLog(redis, keys, config.events);
   const store = new SessionStore(redis, keys, config.hostId);
-  const sessions = new SessionManager({ engine, store, events, logger: hostLogger });
+  const sendLedger = new SendLedger(redis, keys, config.idempotencyTtlSeconds);
+  const sessions = new SessionManager({ engine, store, events, sendLedger, logger: hostLogger });
   const poster = createConnectionPoster(config.wsManagementEndpoint);
   const pusher = new EventPusher({ events, connections: new ConnectionRegistry(redis, keys), poster, logger: hostLogger });
   pusher.start();

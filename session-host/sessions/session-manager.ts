@@ -11,12 +11,15 @@ import type { Engine, EngineAck, EngineSession, EngineStatusUpdate } from '../en
 import { isSimulatorSession, type SimulatedEngineSession } from '../engines/simulator/simulator-engine.js';
 import type { EventLog } from '../events/event-log.js';
 import { applyStatusChange, newSessionRecord, publicSession, type StatusChange } from './session-state.js';
+import type { SendLedger } from './send-ledger.js';
 import type { SessionStore } from './session-store.js';
 
 export interface SessionManagerOptions {
   engine: Engine;
   store: SessionStore;
   events: EventLog;
+  /** Makes sends under an Idempotency-Key at-most-once across host crashes. */
+  sendLedger?: SendLedger;
   logger: Logger;
   /** How long stopping one engine session may take before it is abandoned (its resources are the engine's). */
   stopTimeoutMs?: number;
@@ -38,6 +41,7 @@ export class SessionManager {
   private readonly engine: Engine;
   private readonly store: SessionStore;
   private readonly events: EventLog;
+  private readonly sendLedger: SendLedger | undefined;
   private readonly logger: Logger;
   private readonly stopTimeoutMs: number;
   private readonly now: () => Date;
@@ -46,6 +50,7 @@ export class SessionManager {
     this.engine = options.engine;
     this.store = options.store;
     this.events = options.events;
+    this.sendLedger = options.sendLedger;
     this.logger = options.logger;
     this.stopTimeoutMs = options.stopTimeoutMs ?? 15_000;
     this.now = options.now ?? (() => new Date());
@@ -113,8 +118,11 @@ export class SessionManager {
     return snapshot;
   }
 
-  async send(sessionId: string, chatId: string, text: string): Promise<Message> {
-    return this.requireConnected(sessionId).engineSession.sendText(chatId, text);
+  async send(sessionId: string, chatId: string, text: string, idempotencyKey?: string): Promise<Message> {
+    const managed = this.requireConnected(sessionId);
+    const send = () => managed.engineSession.sendText(chatId, text);
+    if (idempotencyKey === undefined || this.sendLedger === undefined) return send();
+    return this.sendLedger.once(sessionId, idempotencyKey, send);
   }
 
   async chats(sessionId: string): Promise<Chat[]> {

@@ -35,7 +35,9 @@ export function messageRoutes(deps: ApiDependencies): Hono<ApiEnv> {
       await deps.sendRateLimiter.take(sessionId);
       const result = await deps.bus.request(
         target,
-        { type: 'send', chatId: body.chatId, text: body.text },
+        idempotencyKey === null
+          ? { type: 'send', chatId: body.chatId, text: body.text }
+          : { type: 'send', chatId: body.chatId, text: body.text, idempotencyKey },
         deps.config.commandTimeoutMs,
         c.get('requestId'),
       );
