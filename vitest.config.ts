@@ -1,15 +1,26 @@
 import { defineConfig } from 'vitest/config';
 
+/** Files that start Chromium: one at a time, so that two browsers never compete for the two cores. */
+const browserFiles = ['test/webjs/**/*.test.ts', 'test/engine-contract/webjs.contract.test.ts', 'test/e2e/webjs.e2e.test.ts'];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     environment: 'node',
     pool: 'forks',
-    // Two cores: the end-to-end files each run Redis, a session host and serverless offline.
     maxWorkers: 2,
     minWorkers: 1,
     testTimeout: 60_000,
     hookTimeout: 180_000,
     teardownTimeout: 30_000,
+    projects: [
+      {
+        extends: true,
+        test: { name: 'browser', include: browserFiles, poolOptions: { forks: { singleFork: true } } },
+      },
+      {
+        extends: true,
+        test: { name: 'node', include: ['test/**/*.test.ts'], exclude: browserFiles },
+      },
+    ],
   },
 });

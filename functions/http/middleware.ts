@@ -99,7 +99,9 @@ export function errorResponse(c: Context<ApiEnv>, error: unknown): Response {
     serviceError = new ServiceError('INTERNAL', `Something went wrong on our side (request ${c.get('requestId') ?? 'unknown'}).`);
   }
   const status = httpStatusOf(serviceError.code);
-  if (status >= 500) logger?.error({ err: error, code: serviceError.code }, 'request failed');
+  // A bug is logged with its stack; an answer of the contract (a host away, a deadline, a refusal) is not a bug.
+  if (serviceError.code === 'INTERNAL') logger?.error({ err: error }, 'request failed');
+  else if (status >= 500) logger?.warn({ code: serviceError.code, reason: serviceError.message }, 'request not served');
   else logger?.debug({ code: serviceError.code }, 'request refused');
   if (serviceError.code === 'RATE_LIMITED') {
     const retryAfter = serviceError.details?.retryAfterSeconds;

@@ -14,13 +14,18 @@ export interface RedisServerOptions {
   inheritOutput?: boolean;
   /** Keep the data in this directory (append-only file), so that sessions survive a restart of the stack. */
   persistIn?: string;
+  /** fsync the append-only file at every write (tests of a Redis restart), not every second. */
+  fsyncAlways?: boolean;
 }
 
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<LocalRedis> {
   const port = options.port ?? (await freePort());
   const directory =
     options.persistIn === undefined ? temporaryDirectory('wa-redis') : { path: options.persistIn, remove: () => undefined };
-  const persistence = options.persistIn === undefined ? ['--save', '', '--appendonly', 'no'] : ['--save', '', '--appendonly', 'yes'];
+  const persistence =
+    options.persistIn === undefined
+      ? ['--save', '', '--appendonly', 'no']
+      : ['--save', '', '--appendonly', 'yes', '--appendfsync', options.fsyncAlways === true ? 'always' : 'everysec'];
   const process = startProcess({
     name: `redis-server:${port}`,
     command: 'redis-server',

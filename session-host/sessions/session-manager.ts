@@ -224,7 +224,13 @@ export class SessionManager {
 
   private onEngineStatus(managed: ManagedSession, update: EngineStatusUpdate): void {
     if (!managed.active) return;
-    this.applyChange(managed, { status: update.status, qr: update.qr, me: update.me, lastError: update.lastError });
+    this.applyChange(managed, {
+      status: update.status,
+      qr: update.qr,
+      me: update.me,
+      lastError: update.lastError,
+      forgetMe: update.loggedOut,
+    });
   }
 
   private applyChange(managed: ManagedSession, change: StatusChange): void {

@@ -26,6 +26,8 @@ export interface StatusChange {
   qr?: string | undefined;
   me?: Me | undefined;
   lastError?: LastError | undefined;
+  /** The login is gone (logged out from the phone): who the session was is no longer known. */
+  forgetMe?: boolean | undefined;
 }
 
 export type Transition =
@@ -40,7 +42,8 @@ export type Transition =
 export function applyStatusChange(record: SessionRecord, change: StatusChange, now: Date): Transition {
   if (!canMove(record.status, change.status)) return { kind: 'refused', from: record.status, to: change.status };
   const qr = change.status === 'qr' ? (change.qr ?? record.qr) : null;
-  const me = change.me ?? (change.status === 'qr' || change.status === 'starting' ? null : record.me);
+  const me =
+    change.forgetMe === true ? null : (change.me ?? (change.status === 'qr' || change.status === 'starting' ? null : record.me));
   // lastError stays until the session is connected again, so a `failed` one says why until restarted and beyond.
   const lastError = change.lastError !== undefined ? change.lastError : change.status === 'connected' ? null : record.lastError;
   if (

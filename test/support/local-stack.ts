@@ -17,6 +17,9 @@ export interface TestStack {
   keyPrefix: string;
   dataDir: string;
   startHost(hostId?: string, env?: Record<string, string>): Promise<ManagedProcess>;
+  /** Stops Redis (SIGTERM: its data is on disk) and resolves once it is down; `startRedis` brings it back. */
+  stopRedis(): Promise<void>;
+  startRedis(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -26,6 +29,8 @@ export interface TestStackOptions {
   offlineEnv?: Record<string, string>;
   /** Session hosts to start at once. */
   hosts?: number;
+  /** Keep Redis's data on disk (fsync'd at each write), so that it can be restarted without losing state. */
+  persistentRedis?: boolean;
 }
 
 export async function startTestStack(options: TestStackOptions = {}): Promise<TestStack> {
@@ -35,7 +40,10 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
   const data = temporaryDirectory('wa-data');
   const dataDir = path.join(data.path, 'sessions');
   mkdirSync(dataDir, { recursive: true });
-  const redis = await startRedisServer();
+  const redisDir = path.join(data.path, 'redis');
+  mkdirSync(redisDir, { recursive: true });
+  const redisOptions = options.persistentRedis === true ? { persistIn: redisDir, fsyncAlways: true } : {};
+  let redis = await startRedisServer(redisOptions);
   const hosts: ManagedProcess[] = [];
   let offline: Offline | undefined;
   const stop = async () => {
@@ -61,7 +69,25 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
       return host;
     };
     for (let index = 0; index < (options.hosts ?? 1); index += 1) await startHost();
-    return { redis, offline: started, hosts, api: apiClient(started.httpUrl, apiKey), apiKey, keyPrefix, dataDir, startHost, stop };
+    const stack: TestStack = {
+      redis,
+      offline: started,
+      hosts,
+      api: apiClient(started.httpUrl, apiKey),
+      apiKey,
+      keyPrefix,
+      dataDir,
+      startHost,
+      stopRedis: async () => {
+        await redis.stop();
+      },
+      startRedis: async () => {
+        redis = await startRedisServer({ ...redisOptions, port: redis.port });
+        stack.redis = redis;
+      },
+      stop,
+    };
+    return stack;
   } catch (error) {
     await stop();
     throw error;

@@ -171,3 +171,33 @@ describe('REST app', () => {
     expect(listed.sessions[0]).not.toHaveProperty('qr');
   });
 });
+
+describe('REST app: send limits', () => {
+  it('answers 429 with retry-after when the session sends too fast', async () => {
+    const { call } = appWith(
+      {
+        sendRateLimiter: {
+          take: async () => {
+            throw new ServiceError('RATE_LIMITED', 'slow down', { details: { retryAfterSeconds: 7 } });
+          },
+        },
+      },
+      { alice: { record: record('alice', 'connected'), ownerHostId: 'h1' } },
+    );
+    const response = await call('POST', '/api/messages/alice/send', {
+      body: JSON.stringify({ chatId: '15551234567', text: 'hi' }),
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(response.status).toBe(429);
+    expect(response.headers.get('retry-after')).toBe('7');
+  });
+
+  it('refuses a malformed Idempotency-Key', async () => {
+    const { call } = appWith({}, { alice: { record: record('alice', 'connected'), ownerHostId: 'h1' } });
+    const response = await call('POST', '/api/messages/alice/send', {
+      body: JSON.stringify({ chatId: '15551234567', text: 'hi' }),
+      headers: { 'content-type': 'application/json', 'idempotency-key': 'has spaces in it' },
+    });
+    expect(response.status).toBe(400);
+  });
+});

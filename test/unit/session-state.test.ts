@@ -59,6 +59,14 @@ describe('session state machine', () => {
     expect(applyStatusChange(connected, { status: 'qr', qr: 'new' }, t1)).toMatchObject({ kind: 'changed', record: { me: null, qr: 'new' } });
   });
 
+  it('forgets who the session was when the engine says the login is gone, whatever the status', () => {
+    const connected = { ...recordIn('connected'), me: { id: '1@c.us', pushName: 'A' } };
+    const failed = applyStatusChange(connected, { status: 'failed', forgetMe: true, lastError: { code: 'LOGGED_OUT', message: 'x' } }, t1);
+    expect(failed).toMatchObject({ kind: 'changed', record: { status: 'failed', me: null } });
+    const disconnected = applyStatusChange(connected, { status: 'disconnected' }, t1);
+    expect(disconnected).toMatchObject({ kind: 'changed', record: { me: { id: '1@c.us' } } });
+  });
+
   it('leaves failed only through starting (a restart)', () => {
     for (const to of ['qr', 'authenticated', 'connected', 'disconnected', 'failed'] as const) {
       expect(canMove('failed', to)).toBe(false);

@@ -49,6 +49,14 @@ export class RecordingListener implements EngineListener {
     return this.statuses[this.statuses.length - 1];
   }
 
+  waitForMessage(match: (message: Message) => boolean, timeoutMs = 15_000): Promise<Message> {
+    return waitFor('a matching incoming message', () => this.messages.find(match), timeoutMs);
+  }
+
+  waitForAck(match: (ack: EngineAck) => boolean, timeoutMs = 15_000): Promise<EngineAck> {
+    return waitFor(`a matching ack (seen: ${JSON.stringify(this.acks)})`, () => this.acks.find(match), timeoutMs);
+  }
+
   /** The first update at or after index `from` that matches. */
   waitForStatus(
     match: (update: EngineStatusUpdate) => boolean,

@@ -29,6 +29,9 @@ import path from 'node:path';
 import type { Page } from 'puppeteer';
 import wwebjs from 'whatsapp-web.js';
 import type WAWebJS from 'whatsapp-web.js';
+
+/** The library's Message class: exported at run time, though its typings declare only the interface. */
+const MessageStructure = (wwebjs as unknown as { Message: new (client: WAWebJS.Client, data: object) => WAWebJS.Message }).Message;
 import { sessionIdSchema, type Me, type Message, type Chat, type Contact, type LastError } from '../../../contract/api.js';
 import { ServiceError, SessionNotConnectedError, ValidationError } from '../../../contract/errors.js';
 import type { Logger } from '../../../lib/logger.js';
@@ -326,7 +329,10 @@ export class WebjsSession implements EngineSession {
     if (handle) await this.teardown(handle);
     // Our background tasks end quickly once the browser is gone; never wait on them forever.
     await Promise.race([Promise.allSettled([...this.pending]), sleep(BROWSER_KNOWN_WAIT_MS)]);
-    const left = await killProfileProcesses(this.profileDir);
+    let left = await killProfileProcesses(this.profileDir);
+    // A zygote can fork a renderer while the browser dies; look once more after that window has passed.
+    await sleep(150);
+    left = [...left, ...(await killProfileProcesses(this.profileDir))];
     if (left.length > 0) this.log.error({ pids: left }, 'Chromium processes survived SIGKILL');
     this.onActive(this, false);
   }
@@ -795,16 +801,39 @@ export class WebjsSession implements EngineSession {
 
   async listMessages(chatId: string, limit: number): Promise<Message[]> {
     return this.call('listing messages', async (client) => {
-      const chat = (await client.getChatById(chatId)) as WAWebJS.Chat | undefined;
-      if (!chat) return [];
-      const messages = await chat.fetchMessages({ limit });
-      return messages
+      // Not Chat.fetchMessages: it sorts with `a.t > b.t ? 1 : -1`, which scrambles messages of the same second
+      // (most of a burst) before it cuts to the limit, so it can return the wrong ones. Same steps, stable sort.
+      const page = client.pupPage;
+      if (page === undefined) return [];
+      const models = await page.evaluate(
+        async (id: string, wanted: number) => {
+          type Model = { t: number; isNotification?: boolean };
+          type Win = {
+            WWebJS: { getChat(id: string, options: { getAsModel: boolean }): Promise<{ msgs: { getModelsArray(): Model[] } } | undefined>; getMessageModel(model: Model): unknown };
+            require(name: string): { loadEarlierMsgs(options: { chat: unknown }): Promise<Model[] | undefined> };
+          };
+          const win = window as unknown as Win;
+          const chat = await win.WWebJS.getChat(id, { getAsModel: false });
+          if (!chat) return [];
+          let msgs = chat.msgs.getModelsArray().filter((m) => !m.isNotification);
+          while (msgs.length < wanted) {
+            const earlier = await win.require('WAWebChatLoadMessages').loadEarlierMsgs({ chat });
+            if (!earlier || earlier.length === 0) break;
+            msgs = [...earlier.filter((m) => !m.isNotification), ...msgs];
+          }
+          return msgs
+            .map((m, index) => ({ m, index }))
+            .sort((a, b) => a.m.t - b.m.t || a.index - b.index)
+            .slice(-wanted)
+            .map(({ m }) => win.WWebJS.getMessageModel(m));
+        },
+        chatId,
+        limit,
+      );
+      return (models as object[])
+        .map((model) => new MessageStructure(client, model))
         .filter(isPersonMessage)
-        .map((message) => toMessage(message))
-        .map((message, index) => ({ message, index }))
-        .sort((a, b) => a.message.timestamp.localeCompare(b.message.timestamp) || a.index - b.index)
-        .map(({ message }) => message)
-        .slice(-limit);
+        .map((message) => toMessage(message));
     });
   }
 
