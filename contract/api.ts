@@ -127,7 +127,9 @@ export const maxBodyBytes = 256 * 1024;
 export const textSchema = z
   .string()
   .min(1, 'must not be empty')
-  .max(maxTextLength, `must be at most ${maxTextLength} characters`);
+  .max(maxTextLength, `must be at most ${maxTextLength} characters`)
+  // A lone UTF-16 surrogate (`"\ud800"` in JSON) is no character: WhatsApp would show garbage.
+  .refine((text) => text.isWellFormed(), 'must be well-formed Unicode text (no lone surrogates)');
 
 /** Routes that take no fields: an empty body or `{}`. */
 export const emptyBodySchema = z.strictObject({});

@@ -37,6 +37,11 @@ describe('bodies', () => {
     expect(sendMessageBodySchema.safeParse({ chatId: '15551234567', text: '' }).success).toBe(false);
   });
 
+  it('refuses text with a lone surrogate', () => {
+    expect(sendMessageBodySchema.safeParse({ chatId: '15551234567', text: '\ud800' }).success).toBe(false);
+    expect(sendMessageBodySchema.safeParse({ chatId: '15551234567', text: '😀' }).success).toBe(true);
+  });
+
   it('lists every wrong field, unknown ones included, in the error details', () => {
     const error = (() => {
       try {

@@ -152,6 +152,16 @@ describe('REST app', () => {
     expect(response.status).toBe(503);
   });
 
+  it('refuses a JSON body that is not an object, and fields on routes that define none', async () => {
+    const { call } = appWith({}, { alice: { record: record('alice', 'connected'), ownerHostId: 'h1' } });
+    for (const body of ['null', '[]', '"x"', '42']) {
+      const response = await call('POST', '/api/sessions', { body, headers: { 'content-type': 'application/json' } });
+      expect(response.status, body).toBe(400);
+    }
+    const withFields = await call('DELETE', '/api/sessions/alice', { body: '{"force":true}', headers: { 'content-type': 'application/json' } });
+    expect(withFields.status).toBe(400);
+  });
+
   it('serves QR only in qr, with the status in the details otherwise', async () => {
     const { call } = appWith({}, {
       waiting: { record: record('waiting', 'qr', '2@abc'), ownerHostId: 'h1' },

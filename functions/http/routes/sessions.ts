@@ -64,6 +64,7 @@ export function sessionRoutes(deps: ApiDependencies): Hono<ApiEnv> {
 
   app.delete('/:sessionId', async (c) => {
     const sessionId = parseOrThrow(sessionIdSchema, c.req.param('sessionId'), 'sessionId');
+    parseOrThrow(emptyBodySchema, await readBody(c));
     const entry = await findSession(deps, sessionId);
     const result = await deps.bus.request(
       { hostId: liveOwner(entry), sessionId },
