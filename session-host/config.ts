@@ -18,6 +18,8 @@ export interface SessionHostConfig {
   idempotencyTtlSeconds: number;
   events: { maxLength: number; retentionMs: number };
   wsManagementEndpoint: string;
+  /** The health endpoint (GET /health); 0 = none. HEALTH_HOST: where it listens. */
+  health: { port: number; host: string };
   simulator: { autoScanMs: number; qrRotateMs: number; readAfterMs: number };
   webjs: {
     chromePath: string | undefined;
@@ -46,6 +48,10 @@ export function readSessionHostConfig(env: Record<string, string | undefined> = 
       retentionMs: read.integer('EVENT_LOG_RETENTION_MS', 24 * 3_600_000, { min: 1_000, max: 30 * 24 * 3_600_000 }),
     },
     wsManagementEndpoint: read.url('WS_MANAGEMENT_ENDPOINT', 'http://127.0.0.1:3001', ['http:', 'https:']),
+    health: {
+      port: read.integer('HEALTH_PORT', 0, { min: 0, max: 65_535 }),
+      host: read.string('HEALTH_HOST', '127.0.0.1'),
+    },
     simulator: {
       autoScanMs: read.integer('SIMULATOR_AUTO_SCAN_MS', 0, { min: 0, max: 3_600_000 }),
       qrRotateMs: read.integer('SIMULATOR_QR_ROTATE_MS', 20_000, { min: 100, max: 3_600_000 }),

@@ -28,6 +28,8 @@ export class HostRegistry {
   private timer: NodeJS.Timeout | undefined;
   private beats = 0;
   private beating: Promise<void> = Promise.resolve();
+  /** When the last heartbeat reached Redis (ms), for the health endpoint. */
+  lastHeartbeatAt = 0;
 
   constructor(private readonly options: HostRegistryOptions) {}
 
@@ -76,6 +78,7 @@ export class HostRegistry {
       // Hosts gone for an hour leave the index; their key expired long before.
       .zremrangebyscore(keys.hosts, '-inf', now - 3_600_000)
       .exec();
+    this.lastHeartbeatAt = Date.now();
   }
 
   private async sweep(): Promise<void> {

@@ -17,6 +17,7 @@ import { readSessionHostConfig, type SessionHostConfig } from './config.js';
 import { createEngine } from './engines/create-engine.js';
 import { EventLog } from './events/event-log.js';
 import { EventPusher } from './events/event-pusher.js';
+import { startHealthServer } from './health-server.js';
 import { HostRegistry } from './host-registry.js';
 import { SessionManager } from './sessions/session-manager.js';
 import { SendLedger } from './sessions/send-ledger.js';
@@ -97,6 +98,17 @@ async function main(): Promise<void> {
   // only because it has not come back yet.
   await registry.start();
   worker.start();
+  const health =
+    config.health.port === 0
+      ? undefined
+      : await startHealthServer(config.health.port, config.health.host, {
+          problem: () => {
+            if (redis.status !== 'ready') return `redis is ${redis.status}`;
+            if (Date.now() - registry.lastHeartbeatAt > config.hostTtlMs) return 'heartbeat is stale';
+            return null;
+          },
+          details: () => ({ hostId: config.hostId, engine: config.engine, sessions: sessions.size }),
+        });
   hostLogger.info({ sessions: sessions.size, dataDir: config.dataDir }, 'session host ready');
 
   let stopping = false;
@@ -111,6 +123,7 @@ async function main(): Promise<void> {
     forced.unref();
     // Order matters: stop taking commands and finish those in flight, then close every client (their last state
     // reaches Redis), withdraw from the hosts so others may adopt at once, deliver what is queued, disconnect.
+    health?.close();
     await worker.stop(config.shutdownTimeoutMs / 2);
     await sessions.stopAll();
     await registry.stop().catch((error: unknown) => hostLogger.warn({ err: error }, 'could not withdraw the host'));
