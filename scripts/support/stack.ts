@@ -2,6 +2,9 @@
 import path from 'node:path';
 import { freePort, projectRoot, startProcess, waitFor, waitForOutput, type ManagedProcess } from './processes.js';
 
+/** How a session host is started, here and in the Dockerfile's CMD (test/unit/container.test.ts holds them equal). */
+export const sessionHostArgs = ['--import', 'tsx', 'session-host/main.ts'];
+
 export interface SessionHostOptions {
   redisUrl: string;
   keyPrefix: string;
@@ -19,7 +22,7 @@ export async function startSessionHost(options: SessionHostOptions): Promise<Man
   const host = startProcess({
     name: `session-host:${options.hostId}`,
     command: process.execPath,
-    args: [...(options.watch === true ? ['--watch-path=session-host', '--watch-path=lib', '--watch-path=contract'] : []), '--import', 'tsx', 'session-host/main.ts'],
+    args: [...(options.watch === true ? ['--watch-path=session-host', '--watch-path=lib', '--watch-path=contract'] : []), ...sessionHostArgs],
     env: {
       REDIS_URL: options.redisUrl,
       KEY_PREFIX: options.keyPrefix,
