@@ -30,6 +30,8 @@ export interface FunctionsRuntime {
 
 /** How long a request waits for a Redis that is reconnecting before it answers 503. */
 const redisWaitMs = 1_000;
+/** A cold start's first connection may take longer on a busy machine: give it this long before answering 503. */
+const firstConnectionWaitMs = 3_000;
 
 let runtime: FunctionsRuntime | undefined;
 
@@ -44,7 +46,12 @@ function buildRuntime(): FunctionsRuntime {
   if (config.apiKeyDigests.length === 0) logger.error('API_KEYS is empty: every request except health is refused');
   const keys = redisKeys(config.keyPrefix);
   const connect = (name: string) => {
-    const redis = createRedis(config.redisUrl, { name: `fn:${name}`, queueWhileOffline: false, commandTimeoutMs: 2_000 });
+    const redis = createRedis(config.redisUrl, {
+      name: `fn:${name}`,
+      queueWhileOffline: false,
+      commandTimeoutMs: 2_000,
+      autoPipelining: true,
+    });
     redis.on('error', (error: Error) => logger.debug({ err: error, connection: name }, 'redis connection error'));
     return redis;
   };
@@ -52,15 +59,20 @@ function buildRuntime(): FunctionsRuntime {
   // A subscribed connection runs no other command, and must not time out while it waits for replies.
   const subscriber = createRedis(config.redisUrl, { name: 'fn:replies', queueWhileOffline: false });
   subscriber.on('error', (error: Error) => logger.debug({ err: error, connection: 'replies' }, 'redis connection error'));
-  const bus = new CommandBus({ redis, subscriber, keys, logger, redisWaitMs });
+  const bus = new CommandBus({ redis, subscriber, keys, logger, redisWaitMs: firstConnectionWaitMs });
+  let connectedOnce = false;
+  redis.once('ready', () => {
+    connectedOnce = true;
+  });
+  const ready = () => whenRedisReady(redis, connectedOnce ? redisWaitMs : firstConnectionWaitMs);
   const directory = new SessionDirectory(redis, keys);
   const api: ApiDependencies = {
     config,
     logger,
-    ready: () => whenRedisReady(redis, redisWaitMs),
+    ready,
     ping: async () => {
       try {
-        await whenRedisReady(redis, redisWaitMs);
+        await ready();
         return (await redis.ping()) === 'PONG';
       } catch {
         return false;

@@ -146,7 +146,18 @@ export class CommandBus {
     this.subscribed ??= (async () => {
       await whenRedisReady(this.subscriber, this.redisWaitMs);
       this.subscriber.on('message', this.onMessage);
-      await this.subscriber.subscribe(this.channel);
+      // A subscription that never completes would hold every request of this process: bound it too.
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          this.subscriber.subscribe(this.channel),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error('Command timed out: SUBSCRIBE')), this.redisWaitMs + 2_000);
+          }),
+        ]);
+      } finally {
+        clearTimeout(timer);
+      }
     })().catch((error: unknown) => {
       this.subscriber.off('message', this.onMessage);
       this.subscribed = undefined;

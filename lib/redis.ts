@@ -15,6 +15,11 @@ export interface RedisConnectionOptions {
   connectTimeoutMs?: number;
   /** A command unanswered this long fails (a Redis that hangs must not hang a request). Never with BRPOP. */
   commandTimeoutMs?: number;
+  /**
+   * Send the commands issued in one tick in one write (ioredis auto-pipelining): fewer syscalls under load. Not for
+   * a connection that blocks (BRPOP) or subscribes.
+   */
+  autoPipelining?: boolean;
 }
 
 export function createRedis(url: string, options: RedisConnectionOptions): Redis {
@@ -25,6 +30,7 @@ export function createRedis(url: string, options: RedisConnectionOptions): Redis
     connectTimeout: options.connectTimeoutMs ?? 2_000,
     maxRetriesPerRequest: options.queueWhileOffline ? null : 1,
     ...(options.commandTimeoutMs === undefined ? {} : { commandTimeout: options.commandTimeoutMs }),
+    enableAutoPipelining: options.autoPipelining ?? false,
     // Reconnect for ever, quickly at first, at most every 2 s.
     retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 6), 2_000),
   };

@@ -44,15 +44,15 @@ async function main(): Promise<void> {
 
   const keys = redisKeys(config.keyPrefix);
   const connections: Redis[] = [];
-  const connect = (name: string) => {
-    const redis = createRedis(config.redisUrl, { name: `${config.hostId}:${name}`, queueWhileOffline: true });
+  const connect = (name: string, autoPipelining: boolean) => {
+    const redis = createRedis(config.redisUrl, { name: `${config.hostId}:${name}`, queueWhileOffline: true, autoPipelining });
     redis.on('error', (error: Error) => hostLogger.debug({ err: error, connection: name }, 'redis connection error'));
     connections.push(redis);
     return redis;
   };
-  const redis = connect('main');
-  const blockingRedis = connect('inbox');
-  const subscriber = connect('replies');
+  const redis = connect('main', true);
+  const blockingRedis = connect('inbox', false);
+  const subscriber = connect('replies', false);
 
   hostLogger.info('waiting for Redis');
   for (;;) {

@@ -67,7 +67,8 @@ export class EventPusher implements ResumeHandler {
     EventPusherOptions;
   private unsubscribe: (() => void) | undefined;
   private sweeper: NodeJS.Timeout | undefined;
-  private dispatching: Promise<void> = Promise.resolve();
+  /** Per session: recipient look-ups run in order within a session, in parallel across sessions. */
+  private readonly dispatching = new Map<string, Promise<void>>();
 
   constructor(options: EventPusherOptions) {
     this.options = { maxAttempts: 6, backoffMs: 50, maxBackoffMs: 2_000, ...options };
@@ -75,8 +76,13 @@ export class EventPusher implements ResumeHandler {
 
   start(): void {
     this.unsubscribe ??= this.options.events.onAppended((event) => {
-      // Recipients are looked up in order, so events of a session are queued in id order.
-      this.dispatching = this.dispatching.then(() => this.dispatch(event));
+      // Recipients are looked up in order within a session, so its events are queued in id order.
+      const previous = this.dispatching.get(event.sessionId) ?? Promise.resolve();
+      const current = previous.then(() => this.dispatch(event));
+      this.dispatching.set(event.sessionId, current);
+      void current.then(() => {
+        if (this.dispatching.get(event.sessionId) === current) this.dispatching.delete(event.sessionId);
+      });
     });
     // Connections that closed normally ($disconnect) are never heard of again here: forget them once surely gone.
     this.sweeper ??= setInterval(() => {
@@ -95,7 +101,7 @@ export class EventPusher implements ResumeHandler {
     this.unsubscribe?.();
     this.unsubscribe = undefined;
     const started = Date.now();
-    await this.dispatching;
+    await Promise.all(this.dispatching.values());
     while ([...this.queues.values()].some((queue) => queue.working) && Date.now() - started < timeoutMs) {
       await sleep(20);
     }

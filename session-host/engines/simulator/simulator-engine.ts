@@ -79,6 +79,8 @@ class SimulatedSession implements EngineSession, SimulatorControls {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly chats = new Map<string, ChatState>();
   private readonly contacts = new Map<string, Contact>();
+  /** The session's own messages by id, for acks (a scan of the chat per ack costs too much under load). */
+  private readonly sentById = new Map<string, Message>();
   private phase: Phase = 'stopped';
   private me: Me | null = null;
   private phone: string | null = null;
@@ -122,6 +124,7 @@ class SimulatedSession implements EngineSession, SimulatorControls {
     await rm(path.dirname(this.authFile), { recursive: true, force: true });
     this.chats.clear();
     this.contacts.clear();
+    this.sentById.clear();
     this.me = null;
     this.phone = null;
   }
@@ -229,8 +232,8 @@ class SimulatedSession implements EngineSession, SimulatorControls {
   }
 
   applyAck(messageId: string, chatId: string, ack: Ack): void {
-    const message = this.chats.get(chatId)?.messages.find((candidate) => candidate.id === messageId);
-    if (message === undefined || !message.fromMe || ackRank[ack] <= ackRank[message.ack]) return;
+    const message = this.sentById.get(messageId);
+    if (message === undefined || message.chatId !== chatId || ackRank[ack] <= ackRank[message.ack]) return;
     message.ack = ack;
     this.listener.onAck({ messageId, chatId, ack });
   }
@@ -286,7 +289,10 @@ class SimulatedSession implements EngineSession, SimulatorControls {
       this.chats.set(chatId, chat);
     }
     chat.messages.push(message);
-    if (chat.messages.length > maxMessagesPerChat) chat.messages.splice(0, chat.messages.length - maxMessagesPerChat);
+    if (message.fromMe) this.sentById.set(message.id, message);
+    if (chat.messages.length > maxMessagesPerChat) {
+      for (const dropped of chat.messages.splice(0, chat.messages.length - maxMessagesPerChat)) this.sentById.delete(dropped.id);
+    }
     if (unread) chat.unreadCount += 1;
   }
 
