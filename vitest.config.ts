@@ -1,7 +1,12 @@
 import { defineConfig } from 'vitest/config';
 
 /** Files that start Chromium: one at a time, so that two browsers never compete for the two cores. */
-const browserFiles = ['test/webjs/**/*.test.ts', 'test/engine-contract/webjs.contract.test.ts', 'test/e2e/webjs.e2e.test.ts'];
+const browserFiles = [
+  'test/webjs/**/*.test.ts',
+  'test/engine-contract/webjs.contract.test.ts',
+  'test/e2e/webjs.e2e.test.ts',
+  'test/bench/*.test.ts',
+];
 
 export default defineConfig({
   test: {

@@ -1,0 +1,274 @@
+/**
+ * Part 4 of the benchmarks: cold start of each function.
+ *
+ * Each function is bundled as serverless-esbuild bundles it for Lambda (esbuild, node platform, ESM, @aws-sdk/*
+ * external since the Lambda runtime ships it, the createRequire banner), then started in a fresh Node process that
+ * imports the bundle and invokes the handler once with a representative event, against a real Redis. The floor is a
+ * fresh Node process importing an empty module.
+ */
+import { mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { build, type Metafile } from 'esbuild';
+import { freePort, projectRoot, startProcess, temporaryDirectory } from '../../scripts/support/processes.js';
+import { startRedisServer } from '../../scripts/support/redis-server.js';
+import { runPart, type PartContext, type PartReport, type Table, type TargetCheck } from '../support/report.js';
+import { kilobytes, ms, ratio, summarize, type Summary } from '../support/stats.js';
+
+interface FunctionUnderTest {
+  name: string;
+  entry: string;
+  /** The first event a fresh instance answers. */
+  event: (apiKey: string) => unknown;
+  expectStatus: number;
+}
+
+const functions: FunctionUnderTest[] = [
+  {
+    name: 'api (functions/http/handler.ts)',
+    entry: 'functions/http/handler.ts',
+    expectStatus: 200,
+    event: (apiKey) => ({
+      version: '2.0',
+      routeKey: '$default',
+      rawPath: '/api/sessions',
+      rawQueryString: '',
+      headers: { 'x-api-key': apiKey, host: 'cold.execute-api.eu-west-1.amazonaws.com' },
+      requestContext: {
+        accountId: '000000000000',
+        apiId: 'cold',
+        domainName: 'cold.execute-api.eu-west-1.amazonaws.com',
+        domainPrefix: 'cold',
+        http: { method: 'GET', path: '/api/sessions', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'bench' },
+        requestId: 'cold-start',
+        routeKey: '$default',
+        stage: '$default',
+        time: new Date().toISOString(),
+        timeEpoch: Date.now(),
+      },
+      body: null,
+      isBase64Encoded: false,
+    }),
+  },
+  {
+    name: 'wsConnect (functions/ws/connect.ts)',
+    entry: 'functions/ws/connect.ts',
+    expectStatus: 200,
+    event: (apiKey) => ({
+      requestContext: { connectionId: 'cold-start-connection', routeKey: '$connect', requestId: 'cold-start' },
+      queryStringParameters: { apiKey },
+      headers: {},
+    }),
+  },
+  {
+    name: 'wsDisconnect (functions/ws/disconnect.ts)',
+    entry: 'functions/ws/disconnect.ts',
+    expectStatus: 200,
+    event: () => ({ requestContext: { connectionId: 'cold-start-connection', routeKey: '$disconnect', requestId: 'cold-start' } }),
+  },
+  {
+    name: 'wsMessage (functions/ws/message.ts)',
+    entry: 'functions/ws/message.ts',
+    expectStatus: 200,
+    event: () => ({
+      requestContext: { connectionId: 'cold-start-connection', routeKey: 'ping', requestId: 'cold-start' },
+      body: JSON.stringify({ action: 'ping' }),
+    }),
+  },
+];
+
+/** Runs in the fresh process: plain JavaScript, so that nothing but Node and the bundle is loaded. */
+const runnerSource = `
+const started = performance.now();
+const module = await import(process.env.BENCH_BUNDLE);
+const imported = performance.now();
+let status = null;
+if (typeof module.handler === 'function') {
+  const context = { awsRequestId: 'cold-start', functionName: 'cold-start', getRemainingTimeInMillis: () => 29000 };
+  const result = await module.handler(JSON.parse(process.env.BENCH_EVENT), context);
+  status = result && typeof result === 'object' ? result.statusCode : null;
+}
+const answered = performance.now();
+process.stdout.write('BENCH_RESULT ' + JSON.stringify({ bootMs: started, importMs: imported - started, invokeMs: answered - imported, status }) + '\\n');
+process.exit(0);
+`;
+
+interface Run {
+  /** Spawn until the answer line, measured by the parent. */
+  wallMs: number;
+  bootMs: number;
+  importMs: number;
+  invokeMs: number;
+  status: number | null;
+}
+
+function runFresh(context: PartContext, runner: string, bundle: string, env: Record<string, string>): Promise<Run> {
+  const started = performance.now();
+  const child = context.track(
+    startProcess({
+      name: `fresh node ${path.basename(bundle)}`,
+      command: process.execPath,
+      args: [runner],
+      cwd: path.dirname(runner),
+      // Nothing of this process's loaders (tsx) may reach the fresh one.
+      env: { ...env, NODE_OPTIONS: '', BENCH_BUNDLE: bundle },
+    }),
+  );
+  let answeredAt: number | undefined;
+  child.child.stdout?.on('data', () => {
+    if (answeredAt === undefined && child.output().includes('BENCH_RESULT ')) answeredAt = performance.now();
+  });
+  return (async () => {
+    const timer = setTimeout(() => void child.kill(), 30_000);
+    await child.exited;
+    clearTimeout(timer);
+    const line = child
+      .output()
+      .split('\n')
+      .find((candidate) => candidate.startsWith('BENCH_RESULT '));
+    if (line === undefined || answeredAt === undefined) throw new Error(`the fresh process gave no answer:\n${child.output().slice(-2_000)}`);
+    const parsed = JSON.parse(line.slice('BENCH_RESULT '.length)) as Omit<Run, 'wallMs'>;
+    return { ...parsed, wallMs: answeredAt - started };
+  })();
+}
+
+/** The node_modules packages that weigh most in a bundle, from esbuild's metafile. */
+function heaviestPackages(metafile: Metafile, count: number): string {
+  const byPackage = new Map<string, number>();
+  for (const output of Object.values(metafile.outputs)) {
+    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+      const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
+      const name = match?.[1] ?? '(our code)';
+      byPackage.set(name, (byPackage.get(name) ?? 0) + bytesInOutput);
+    }
+  }
+  return [...byPackage.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, count)
+    .map(([name, bytes]) => `${name} ${kilobytes(bytes, 0)}`)
+    .join(', ');
+}
+
+runPart(async (context): Promise<PartReport> => {
+  const runs = context.smoke ? 1 : 10;
+  const work = temporaryDirectory('wa-bench-cold');
+  context.onCleanup(() => work.remove());
+  // The bundles resolve their externals (@aws-sdk/*) from the project's node_modules, as Lambda does from its runtime.
+  symlinkSync(path.join(projectRoot, 'node_modules'), path.join(work.path, 'node_modules'));
+  const runner = path.join(work.path, 'runner.mjs');
+  writeFileSync(runner, runnerSource);
+  const empty = path.join(work.path, 'empty.mjs');
+  writeFileSync(empty, 'export {};\n');
+
+  const redis = await startRedisServer();
+  context.onCleanup(() => redis.stop());
+  // Where wsMessage's PostToConnection goes: a stand-in for the API Gateway management API that accepts every post.
+  const managementPort = await freePort();
+  const management = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => response.writeHead(200).end());
+  });
+  await new Promise<void>((resolve) => management.listen(managementPort, '127.0.0.1', resolve));
+  context.onCleanup(() => new Promise<void>((resolve) => management.close(() => resolve())));
+  const apiKey = 'cold-start-key';
+  const baseEnv = {
+    REDIS_URL: redis.url,
+    KEY_PREFIX: 'cold',
+    WA_ENGINE: 'simulator',
+    API_KEYS: apiKey,
+    WS_MANAGEMENT_ENDPOINT: `http://127.0.0.1:${managementPort}`,
+    AWS_REGION: 'eu-west-1',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    NODE_ENV: 'production',
+  };
+
+  context.log('cold start: floor (fresh Node, empty module)');
+  const floorRuns: Run[] = [];
+  for (let index = 0; index < runs; index += 1) floorRuns.push(await runFresh(context, runner, empty, { ...baseEnv, BENCH_EVENT: '{}' }));
+  const floorWall = summarize(floorRuns.map((run) => run.wallMs));
+
+  const rows: string[][] = [
+    ['floor: empty module', '—', '—', ms(floorWall.p50, 1), ms(summarize(floorRuns.map((run) => run.importMs)).p50, 1), '—', ms(floorWall.p50, 1), ms(floorWall.max, 1), '1.0×', '—'],
+  ];
+  const results: Array<{ name: string; bytes: number; wall: Summary }> = [];
+  for (const fn of functions) {
+    context.log(`cold start: bundling and starting ${fn.name}`);
+    const outdir = path.join(work.path, path.basename(fn.entry, '.ts') + '-' + path.basename(path.dirname(fn.entry)));
+    mkdirSync(outdir, { recursive: true });
+    // The options of serverless.yml's custom.esbuild, for the same bundle as a deployment.
+    const built = await build({
+      entryPoints: [path.join(projectRoot, fn.entry)],
+      outdir,
+      bundle: true,
+      minify: false,
+      sourcemap: true,
+      target: 'node22',
+      platform: 'node',
+      format: 'esm',
+      outExtension: { '.js': '.mjs' },
+      external: ['@aws-sdk/*'],
+      banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" },
+      metafile: true,
+      logLevel: 'silent',
+    });
+    const bundle = path.join(outdir, `${path.basename(fn.entry, '.ts')}.mjs`);
+    const bytes = statSync(bundle).size;
+    const gzipped = gzipSync(readFileSync(bundle), { level: 9 }).length;
+    const fnRuns: Run[] = [];
+    for (let index = 0; index < runs; index += 1) {
+      const run = await runFresh(context, runner, bundle, { ...baseEnv, BENCH_EVENT: JSON.stringify(fn.event(apiKey)) });
+      if (run.status !== fn.expectStatus) throw new Error(`${fn.name} answered ${String(run.status)} on its first invoke`);
+      fnRuns.push(run);
+    }
+    const wall = summarize(fnRuns.map((run) => run.wallMs));
+    results.push({ name: fn.name, bytes, wall });
+    rows.push([
+      fn.name,
+      kilobytes(bytes, 0),
+      kilobytes(gzipped, 0),
+      ms(summarize(fnRuns.map((run) => run.bootMs)).p50, 1),
+      ms(summarize(fnRuns.map((run) => run.importMs)).p50, 1),
+      ms(summarize(fnRuns.map((run) => run.invokeMs)).p50, 1),
+      ms(wall.p50, 1),
+      ms(wall.max, 1),
+      ratio(wall.p50, floorWall.p50),
+      heaviestPackages(built.metafile, 4),
+    ]);
+  }
+
+  const table: Table = {
+    title: `Cold start: bundle size, and a fresh Node process from spawn to the first answer (median of ${runs})`,
+    columns: ['function', 'bundle', 'gzip -9', 'Node boot ms', 'import ms', 'first invoke ms', 'spawn → answer p50 ms', 'max ms', 'p50 / floor', 'heaviest in the bundle'],
+    rows,
+  };
+  const heaviest = results.reduce((worst, result) => (result.wall.p50 > worst.wall.p50 ? result : worst), results[0] ?? { name: '?', bytes: 0, wall: floorWall });
+  const targets: TargetCheck[] = [
+    {
+      target: 'Cold start: bundle size and time to first answer of each function (no numeric target)',
+      measured: results.map((result) => `${result.name.split(' ')[0]}: ${kilobytes(result.bytes, 0)}, ${ms(result.wall.p50, 0)} ms`).join('; '),
+      met: null,
+      limit:
+        `The slowest to answer is ${heaviest.name.split(' ')[0]} (${ms(heaviest.wall.p50, 0)} ms, ${ratio(heaviest.wall.p50, floorWall.p50)} a bare ` +
+        'Node start). The first invoke connects to Redis (TCP + ready check), and the WebSocket message function loads ' +
+        'the AWS SDK client (external, from node_modules as on Lambda) and makes its first HTTPS-less post.',
+    },
+  ];
+  return {
+    part: 'cold-start',
+    title: 'Cold start',
+    method: [
+      'Cold start: each function bundled with esbuild exactly as `serverless.yml` asks serverless-esbuild to (bundle, ' +
+        'node platform, ESM, target node22, `@aws-sdk/*` external as the Lambda runtime ships it, not minified); size of ' +
+        'the .mjs (source map not counted) and its gzip -9 size as a rough zip size. Then, per run, a fresh `node` process ' +
+        'imports the bundle and invokes the handler once (api: `GET /api/sessions`; wsConnect: a `$connect` with the key; ' +
+        'wsDisconnect: `$disconnect`; wsMessage: a `ping`, answered by PostToConnection to a local stub of the management ' +
+        'API) against a real Redis on loopback. "Node boot" is `performance.now()` at the first line of the runner; ' +
+        '"spawn → answer" is measured by the parent until the answer line arrives. The floor is the same runner ' +
+        'importing an empty module. Lambda adds its own init (runtime, network) on top of all of this.',
+    ],
+    tables: [table],
+    targets,
+    notes: [],
+  };
+});
