@@ -52,9 +52,12 @@ function ensureNodeModules() {
   const installed = path.join(projectRoot, 'node_modules', '.package-lock.json');
   const lock = path.join(projectRoot, 'package-lock.json');
   if (existsSync(installed) && statSync(installed).mtimeMs >= statSync(lock).mtimeMs) return;
-  say('installing npm packages (npm ci)');
-  // Puppeteer must not download a browser: .puppeteerrc.cjs says so, and so does this.
-  run('npm', ['ci', '--no-audit', '--no-fund'], { env: { ...process.env, PUPPETEER_SKIP_DOWNLOAD: 'true' } });
+  say('installing npm packages (npm install, as package-lock.json pins them)');
+  // Not `npm ci`: the registry these machines reach lacks the optional platform packages of some dependencies
+  // (rollup's for other systems), so the lock file cannot list them, and `npm ci` refuses a lock without them.
+  // `npm install` installs exactly what the lock file pins. Puppeteer must not download a browser: .puppeteerrc.cjs
+  // says so, and so does this.
+  run('npm', ['install', '--no-audit', '--no-fund'], { env: { ...process.env, PUPPETEER_SKIP_DOWNLOAD: 'true' } });
 }
 
 function ensureRedis() {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Message, Session } from '../../contract/api.js';
 import { eventBodySchema } from '../../contract/events.js';
 import { redisKeys } from '../../contract/redis-keys.js';
-import { eventually, type ApiResponse } from '../support/http-client.js';
+import { eventually, sessionBecomes, type ApiResponse } from '../support/http-client.js';
 import { startTestStack, type TestStack } from '../support/local-stack.js';
 
 const commandTimeoutMs = 3_000;
@@ -40,15 +40,8 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function statusBecomes(sessionId: string, status: Session['status'], timeoutMs = 15_000): Promise<Session> {
-  return eventually(
-    `${sessionId} to be ${status}`,
-    async () => {
-      const response = await stack.api.request<{ session: Session }>('GET', `/api/sessions/${sessionId}`);
-      return response.body.session?.status === status ? response.body.session : undefined;
-    },
-    timeoutMs,
-  );
+function statusBecomes(sessionId: string, status: Session['status'], timeoutMs = 15_000): Promise<Session> {
+  return sessionBecomes(stack.api, sessionId, status, timeoutMs);
 }
 
 /** How many times each text reached bob, read from bob's event log (which outlives host restarts). */

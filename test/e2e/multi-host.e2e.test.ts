@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Message, Session } from '../../contract/api.js';
 import { redisKeys } from '../../contract/redis-keys.js';
 import { freePort } from '../../scripts/support/processes.js';
-import { eventually } from '../support/http-client.js';
+import { eventually, sessionBecomes } from '../support/http-client.js';
 import { startTestStack, type TestStack } from '../support/local-stack.js';
 
 let stack: TestStack;
@@ -35,11 +35,8 @@ async function ownerOf(sessionId: string): Promise<string | null> {
   return redis.get(redisKeys(stack.keyPrefix).sessionOwner(sessionId));
 }
 
-async function connected(sessionId: string): Promise<Session> {
-  return eventually(`${sessionId} connected`, async () => {
-    const response = await stack.api.request<{ session: Session }>('GET', `/api/sessions/${sessionId}`);
-    return response.body.session?.status === 'connected' ? response.body.session : undefined;
-  }, 20_000);
+function connected(sessionId: string): Promise<Session> {
+  return sessionBecomes(stack.api, sessionId, 'connected', 20_000);
 }
 
 describe('several session hosts on one Redis', () => {

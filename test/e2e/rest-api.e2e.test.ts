@@ -7,7 +7,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Chat, Contact, Message, Session } from '../../contract/api.js';
-import { eventually } from '../support/http-client.js';
+import { eventually, sessionBecomes } from '../support/http-client.js';
 import { startTestStack, type TestStack } from '../support/local-stack.js';
 
 let stack: TestStack;
@@ -30,11 +30,8 @@ async function session(id: string): Promise<Session> {
   return response.body.session;
 }
 
-async function statusBecomes(id: string, status: Session['status']): Promise<Session> {
-  return eventually(`${id} to be ${status}`, async () => {
-    const current = await session(id);
-    return current.status === status ? current : undefined;
-  });
+function statusBecomes(id: string, status: Session['status']): Promise<Session> {
+  return sessionBecomes(stack.api, id, status);
 }
 
 describe('REST API end to end on the simulator', () => {

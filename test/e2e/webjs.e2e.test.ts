@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Chat, Message, Session } from '../../contract/api.js';
 import { writeStandinWebCache } from '../fixtures/whatsapp-web-standin/standin.js';
 import { temporaryDirectory } from '../../scripts/support/processes.js';
-import { eventually } from '../support/http-client.js';
+import { eventually, sessionBecomes } from '../support/http-client.js';
 import { startTestStack, type TestStack } from '../support/local-stack.js';
 import { connectWebSocket, type ReceivedFrame, type TestWebSocket } from '../support/ws-client.js';
 import { chromiumOn } from '../webjs/helpers.js';
@@ -40,15 +40,8 @@ const statusesOf = (sessionId: string, from = 0) =>
     .filter((frame: ReceivedFrame) => frame.sessionId === sessionId && frame.event === 'connection_update')
     .map((frame) => (frame.data as { status: string }).status);
 
-async function statusBecomes(sessionId: string, status: Session['status'], timeoutMs = 30_000): Promise<Session> {
-  return eventually(
-    `${sessionId} to be ${status}`,
-    async () => {
-      const response = await stack.api.request<{ session: Session }>('GET', `/api/sessions/${sessionId}`);
-      return response.body.session?.status === status ? response.body.session : undefined;
-    },
-    timeoutMs,
-  );
+function statusBecomes(sessionId: string, status: Session['status'], timeoutMs = 30_000): Promise<Session> {
+  return sessionBecomes(stack.api, sessionId, status, timeoutMs);
 }
 
 describe('webjs engine end to end (real whatsapp-web.js and Chromium, stand-in WhatsApp Web)', () => {

@@ -1,3 +1,6 @@
+import type { Session } from '../../contract/api.js';
+import { waitFor } from '../../scripts/support/processes.js';
+
 /** A small JSON client for the REST API under test. */
 export interface ApiResponse<T = unknown> {
   status: number;
@@ -45,17 +48,18 @@ export function apiClient(baseUrl: string, apiKey: string): ApiClient {
 }
 
 /** Polls until `check` returns a value (not undefined), or fails after `timeoutMs`. */
-export async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+export function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  return waitFor(what, check, timeoutMs, 100);
+}
+
+/** Resolves with the session once its status is `status` (read through the REST API), or fails after `timeoutMs`. */
+export function sessionBecomes(api: ApiClient, sessionId: string, status: Session['status'], timeoutMs = 15_000): Promise<Session> {
+  return eventually(
+    `${sessionId} to be ${status}`,
+    async () => {
+      const response = await api.request<{ session?: Session }>('GET', `/api/sessions/${sessionId}`);
+      return response.body.session?.status === status ? response.body.session : undefined;
+    },
+    timeoutMs,
+  );
 }
