@@ -81,10 +81,10 @@ export class CommandWorker {
         if (!this.running) break;
         const popped = await blockingRedis.brpop(this.inbox, blockSeconds);
         if (popped === null) continue;
-        const raws = [popped[1]];
+        // Start the first command before asking for more: the batch costs a round trip it must not wait on.
+        this.accept(popped[1]);
         const more = await blockingRedis.rpop(this.inbox, batchSize);
-        if (more !== null) raws.push(...more);
-        for (const raw of raws) this.accept(raw);
+        for (const raw of more ?? []) this.accept(raw);
         failures = 0;
       } catch (error) {
         failures += 1;

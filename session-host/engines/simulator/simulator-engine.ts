@@ -84,6 +84,8 @@ class SimulatedSession implements EngineSession, SimulatorControls {
   private phase: Phase = 'stopped';
   private me: Me | null = null;
   private phone: string | null = null;
+  /** Sent messages on their way into the network, in order. */
+  private outbox: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly options: SimulatorEngineOptions,
@@ -167,6 +169,17 @@ class SimulatedSession implements EngineSession, SimulatorControls {
       ack: 'sent',
     };
     this.store(chatId, message, { unread: false });
+    // The network carries it after the answer, as WhatsApp's servers do once they have taken a message; the
+    // outbox keeps this session's messages in the order they were sent.
+    this.outbox = this.outbox
+      .then(() => this.transmit(message, wireId, me))
+      .catch((error: unknown) => this.logger.warn({ err: error, messageId: message.id }, 'the simulated network lost a message'));
+    return { ...message };
+  }
+
+  /** Hands a sent message to the network: to the simulated session that has the number, or to "outside". */
+  private async transmit(message: Message, wireId: string, me: Me): Promise<void> {
+    const chatId = message.chatId;
     const receiver = chatId.endsWith('@c.us') ? await this.options.network.sessionOfPhone(numberOfChatId(chatId)) : null;
     if (receiver !== null && receiver !== this.sessionId) {
       // A simulated session with no live host keeps the message `sent`, as a phone that is off would.
@@ -174,15 +187,14 @@ class SimulatedSession implements EngineSession, SimulatorControls {
         id: wireId,
         from: me.id,
         to: chatId,
-        body: text,
+        body: message.body,
         timestamp: message.timestamp,
         senderSessionId: this.sessionId,
         senderPushName: me.pushName,
       });
-    } else {
+    } else if (this.phase === 'connected') {
       this.after(outsideDeliveryMs, () => this.applyAck(message.id, chatId, 'delivered'));
     }
-    return { ...message };
   }
 
   async receive(wire: SimulatedWireMessage): Promise<void> {
