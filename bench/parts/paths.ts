@@ -307,7 +307,9 @@ async function commandPath(context: PartContext, stack: BenchStack): Promise<Sec
         'writes (`writeUtf8String`: ioredis writes every command with its own write, no auto-pipelining) and about 6% the ' +
         "simulator's ack lookup (`applyAck` scans up to 1,000 messages of the chat with `find` for every ack); in the " +
         "handler, about a quarter is Node's undici building a web `Request` (with its AbortSignal) for each event in " +
-        "hono's aws-lambda adapter, and another 10% socket writes.",
+        "hono's aws-lambda adapter, and another 10% socket writes. Since that profile, the Redis connections that neither " +
+        'block nor subscribe auto-pipeline, the simulator finds acks by id, and a send is answered before the simulated ' +
+        'network carries it.',
     ],
   };
 }
@@ -315,9 +317,10 @@ async function commandPath(context: PartContext, stack: BenchStack): Promise<Sec
 function limitOfRatio(worst: number): string {
   return (
     `Worst p50 ratio ${worst.toFixed(1)}×. A send costs the handler two Redis round trips before the command (session ` +
-    'lookup script, then MULTI LPUSH+PEXPIRE) and the host one more (the simulator looks up the receiving number) before ' +
-    'its PUBLISH, against one push, one pop and one publish for the floor; plus zod validation of the envelope and of the ' +
-    'reply on both sides.'
+    'lookup script, then MULTI LPUSH+PEXPIRE) and the host its BRPOP and PUBLISH, against one push, one pop and one ' +
+    'publish for the floor; plus, per send, the Hono adapter building a web Request, zod validation of the body, the ' +
+    'envelope and the reply, and a log line. Under concurrency the load generator, the handler, Redis and the host share ' +
+    'two cores, so the ratio grows with queueing, not with Redis.'
   );
 }
 
@@ -536,9 +539,9 @@ async function eventPath(context: PartContext, stack: BenchStack): Promise<Secti
         `; the floor itself at ${perSecond(rate)}/s: p99 ${ms(floor.summary.p99)} ms`,
       met: context.smoke ? null : at1000.every(met),
       limit:
-        'Each event is appended to its session\'s Redis stream (MULTI XADD+XTRIM), its recipients looked up (SUNION, one event ' +
-        'at a time for the whole host), then posted to each connection through the AWS SDK, one post at a time per ' +
-        'connection (order per connection). The floor row is one SDK post with no queue; a connection\'s queue ' +
+        'Each event is appended to its session\'s Redis stream (MULTI XADD+XTRIM), its recipients looked up (SUNION, in ' +
+        'order within a session), then posted to each connection through the AWS SDK, one post at a time per ' +
+        'connection (the contract keeps order per connection, so posts to one client cannot overlap). The floor row is one SDK post with no queue; a connection\'s queue ' +
         `backs up once events come faster than one post round trip. A broadcast costs one post per client: ${fanOut} clients ` +
         `of one session at ${perSecond(rate)} events/s would be ${perSecond(rate * fanOut)} posts/s, so it is measured at ` +
         `${perSecond(broadcastRate)} events/s (${perSecond(broadcastRate * fanOut)} frames/s).`,
