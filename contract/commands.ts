@@ -62,6 +62,8 @@ export const commandEnvelopeSchema = z.object({
   sessionId: sessionIdSchema,
   /** Epoch ms after which the caller has given up: the host must not start the command. */
   deadline: z.number().int().positive(),
+  /** The caller's request id (x-request-id), for logs only: correlation uses `requestId`, which the bus makes. */
+  traceId: z.string().max(128).optional(),
   /** The pub/sub channel the caller listens on; null for fire-and-forget commands between hosts. */
   replyTo: z.string().nullable(),
   command: commandSchema,

@@ -73,21 +73,29 @@ export class CommandBus {
     return this.pending.size;
   }
 
-  /** Sends `command` and resolves with its validated result, or rejects with the host's error or TIMEOUT. */
+  /**
+   * Sends `command` and resolves with its validated result, or rejects with the host's error or TIMEOUT.
+   * `traceId` (the caller's request id) goes into the host's logs; replies are matched on an id of the bus's own,
+   * since two requests may carry the same x-request-id.
+   */
   async request<T extends CommandType>(
     target: CommandTarget,
     command: CommandOf<T>,
     timeoutMs: number,
-    requestId: string = randomUUID(),
+    traceId?: string,
   ): Promise<CommandResult<T>> {
     if (this.closed) throw new ServiceError('SERVICE_UNAVAILABLE', 'The command bus is closed.');
     await this.ensureSubscribed();
+    // The subscription is made once, but the connection may have dropped since (a thawed Lambda): wait for it.
+    await whenRedisReady(this.subscriber, this.redisWaitMs);
+    const requestId = randomUUID();
     const deadline = Date.now() + timeoutMs;
     const envelope: CommandEnvelope = {
       v: protocolVersion,
       requestId,
       sessionId: target.sessionId,
       deadline,
+      ...(traceId === undefined ? {} : { traceId }),
       replyTo: this.channel,
       command,
     };

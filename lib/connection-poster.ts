@@ -20,6 +20,8 @@ export function createConnectionPoster(endpoint: string, region = process.env.AW
     endpoint,
     region,
     maxAttempts: 1, // retries are ours: capped backoff, per connection, without holding up other clients
+    // A post that hangs would stall its connection's queue: bound it (a timeout counts as a failure worth retrying).
+    requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000 },
     // serverless-offline checks no signature, but the SDK signs every request: any pair does locally.
     ...(local && process.env.AWS_ACCESS_KEY_ID === undefined
       ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }

@@ -16,7 +16,7 @@ export const connectionTtlSeconds = 2 * 60 * 60;
 /**
  * ws-subscribe-3: adds a subscription to a registered connection and takes it out of the unfiltered set.
  *   KEYS[1] connection hash   KEYS[2] unfiltered set   KEYS[3] the session's subscribers set
- *   ARGV[1] connection id   ARGV[2] session id
+ *   ARGV[1] connection id   ARGV[2] session id   ARGV[3] "keep-unfiltered": leave an unfiltered connection as it is
  *   → 1 done, 0 no such connection
  */
 const subscribeScript = new RedisScript(
@@ -24,6 +24,7 @@ const subscribeScript = new RedisScript(
   3,
   `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if ARGV[3] == 'keep-unfiltered' and redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return 1 end
 redis.call('HSET', KEYS[1], 's:' .. ARGV[2], '1')
 redis.call('SREM', KEYS[2], ARGV[1])
 redis.call('SADD', KEYS[3], ARGV[1])
@@ -75,10 +76,22 @@ export class ConnectionRegistry {
 
   /** False when the connection is not registered (gone, or expired). */
   async subscribe(connectionId: string, sessionId: string): Promise<boolean> {
+    return this.runSubscribe(connectionId, sessionId, '');
+  }
+
+  /**
+   * What `resume` does: the connection receives the session's events from now on. An unfiltered connection
+   * receives them already and stays unfiltered (a resume is not a subscription of the contract's).
+   */
+  async follow(connectionId: string, sessionId: string): Promise<boolean> {
+    return this.runSubscribe(connectionId, sessionId, 'keep-unfiltered');
+  }
+
+  private async runSubscribe(connectionId: string, sessionId: string, mode: string): Promise<boolean> {
     const done = await subscribeScript.run(
       this.redis,
       [this.keys.wsConnection(connectionId), this.keys.wsUnfiltered, this.keys.wsSubscribers(sessionId)],
-      [connectionId, sessionId],
+      [connectionId, sessionId, mode],
     );
     return done === 1;
   }

@@ -122,7 +122,7 @@ export class CommandWorker {
 
   private async execute(envelope: CommandEnvelope): Promise<void> {
     const logger = this.options.logger.child({
-      requestId: envelope.requestId,
+      requestId: envelope.traceId ?? envelope.requestId,
       sessionId: envelope.sessionId,
       command: envelope.command.type,
     });

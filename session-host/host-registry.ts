@@ -27,19 +27,29 @@ export class HostRegistry {
   private readonly startedAt = new Date().toISOString();
   private timer: NodeJS.Timeout | undefined;
   private beats = 0;
+  private sweeping = false;
+  private sweepsStopped = false;
   private beating: Promise<void> = Promise.resolve();
   /** When the last heartbeat reached Redis (ms), for the health endpoint. */
   lastHeartbeatAt = 0;
 
   constructor(private readonly options: HostRegistryOptions) {}
 
-  /** Announces this host, then adopts every session that has no live owner (its own from before a restart too). */
+  /**
+   * Announces this host, then adopts every session that has no live owner (its own from before a restart too).
+   * The heartbeat runs from the start: adopting many sessions can take longer than HOST_TTL_MS.
+   */
   async start(): Promise<void> {
     await this.heartbeat();
-    await this.sweep();
     this.timer = setInterval(() => {
       this.beating = this.beat();
     }, this.options.heartbeatMs);
+    await this.runSweep();
+  }
+
+  /** No more adoptions (shutdown): the heartbeat goes on until stop(). */
+  stopSweeping(): void {
+    this.sweepsStopped = true;
   }
 
   /** Stops the heartbeat and withdraws this host at once, so that others may adopt its sessions without waiting. */
@@ -55,7 +65,7 @@ export class HostRegistry {
     try {
       await this.heartbeat();
       this.beats += 1;
-      if (this.beats % (this.options.sweepEvery ?? 5) === 0) await this.sweep();
+      if (this.beats % (this.options.sweepEvery ?? 5) === 0) void this.runSweep();
     } catch (error) {
       this.options.logger.warn({ err: error }, 'heartbeat failed');
     }
@@ -81,6 +91,19 @@ export class HostRegistry {
     this.lastHeartbeatAt = Date.now();
   }
 
+  /** One sweep at a time, none once stopped; a sweep's failure is logged, never thrown. */
+  private async runSweep(): Promise<void> {
+    if (this.sweeping || this.sweepsStopped) return;
+    this.sweeping = true;
+    try {
+      await this.sweep();
+    } catch (error) {
+      this.options.logger.warn({ err: error }, 'sweep failed');
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
   private async sweep(): Promise<void> {
     const { redis, keys, hostId, sessions, logger } = this.options;
     const ids = await redis.zrange(keys.sessions, 0, -1);
@@ -95,6 +118,7 @@ export class HostRegistry {
       });
     }
     for (const [index, sessionId] of ids.entries()) {
+      if (this.sweepsStopped) return;
       const owner = owners[index] ?? null;
       if (sessions.has(sessionId)) {
         if (owner !== null && owner !== hostId) await sessions.release(sessionId);

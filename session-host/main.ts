@@ -124,6 +124,7 @@ async function main(): Promise<void> {
     // Order matters: stop taking commands and finish those in flight, then close every client (their last state
     // reaches Redis), withdraw from the hosts so others may adopt at once, deliver what is queued, disconnect.
     health?.close();
+    registry.stopSweeping();
     await worker.stop(config.shutdownTimeoutMs / 2);
     await sessions.stopAll();
     await registry.stop().catch((error: unknown) => hostLogger.warn({ err: error }, 'could not withdraw the host'));

@@ -36,10 +36,8 @@ export function requestContext(logger: Logger): MiddlewareHandler<ApiEnv> {
 export function apiKeyCheck(keyDigests: readonly Buffer[], isPublic: (c: Context<ApiEnv>) => boolean): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
     if (isPublic(c)) return next();
-    if (keyDigests.length === 0) {
-      c.get('logger').error('API_KEYS is empty: refusing every request (fail closed)');
-      throw new ServiceError('SERVICE_UNAVAILABLE', 'The service has no API key configured, so it serves nothing.');
-    }
+    // With no key configured every key is wrong: 401 for all, as the contract says (fail closed), and loud logs.
+    if (keyDigests.length === 0) c.get('logger').error('API_KEYS is empty: refusing every request (fail closed)');
     const presented = c.req.header('x-api-key');
     if (presented === undefined || !keyMatches(presented, keyDigests)) {
       throw new ServiceError('UNAUTHORIZED', 'A valid x-api-key header is required.');

@@ -25,12 +25,12 @@ export async function handler(event: WebSocketEvent): Promise<WebSocketResult> {
   };
   const fail = (code: string, message: string) => reply({ event: 'error', data: { code, message } });
 
-  const action = parseAction(event);
-  if ('error' in action) {
-    await fail(action.error.code, action.error.message);
-    return { statusCode: 200 };
-  }
   try {
+    const action = parseAction(event);
+    if ('error' in action) {
+      await fail(action.error.code, action.error.message);
+      return { statusCode: 200 };
+    }
     await runtime.ready();
     await run(action.action, runtime, connectionId, requestId, log, reply);
   } catch (error) {

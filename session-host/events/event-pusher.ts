@@ -24,8 +24,8 @@ export const maxFrameBytes = 128 * 1024 - 512;
 const replayPageSize = 500;
 
 export interface EventPusherOptions {
-  events: EventLog;
-  connections: ConnectionRegistry;
+  events: Pick<EventLog, 'onAppended' | 'readAfter'>;
+  connections: Pick<ConnectionRegistry, 'recipients' | 'follow' | 'remove'>;
   poster: ConnectionPoster;
   logger: Logger;
   /** Attempts of one post that answers throttling or a server error. */
@@ -36,7 +36,8 @@ export interface EventPusherOptions {
 }
 
 type Job =
-  | { kind: 'live'; event: ServiceEvent }
+  /** `previousId`: the session's event dispatched just before this one (null for the first this host saw). */
+  | { kind: 'live'; event: ServiceEvent; previousId: string | null }
   | {
       kind: 'resume';
       sessionId: string;
@@ -45,7 +46,11 @@ type Job =
       fail: (error: unknown) => void;
     };
 
-/** Every event of the session with `first` ≤ id ≤ `last` has been sent to the connection. */
+/**
+ * Every event of the session with `first` ≤ id ≤ `last` has been sent to the connection: a span grows only by the
+ * event that directly follows its last one, so a hole (a frame dropped, a recipient look-up that failed, a pause in
+ * the subscription) starts a new span instead, and a later resume replays what fell into the hole.
+ */
 interface SentSpan {
   first: string;
   last: string;
@@ -69,6 +74,8 @@ export class EventPusher implements ResumeHandler {
   private sweeper: NodeJS.Timeout | undefined;
   /** Per session: recipient look-ups run in order within a session, in parallel across sessions. */
   private readonly dispatching = new Map<string, Promise<void>>();
+  /** Per session: the id of the last event dispatched. */
+  private readonly lastDispatched = new Map<string, string>();
 
   constructor(options: EventPusherOptions) {
     this.options = { maxAttempts: 6, backoffMs: 50, maxBackoffMs: 2_000, ...options };
@@ -101,7 +108,7 @@ export class EventPusher implements ResumeHandler {
     this.unsubscribe?.();
     this.unsubscribe = undefined;
     const started = Date.now();
-    await Promise.all(this.dispatching.values());
+    await Promise.race([Promise.all(this.dispatching.values()), sleep(timeoutMs)]);
     while ([...this.queues.values()].some((queue) => queue.working) && Date.now() - started < timeoutMs) {
       await sleep(20);
     }
@@ -119,6 +126,8 @@ export class EventPusher implements ResumeHandler {
   }
 
   private async dispatch(event: ServiceEvent): Promise<void> {
+    const previousId = this.lastDispatched.get(event.sessionId) ?? null;
+    this.lastDispatched.set(event.sessionId, event.id);
     let recipients: string[];
     try {
       recipients = await this.options.connections.recipients(event.sessionId);
@@ -127,7 +136,7 @@ export class EventPusher implements ResumeHandler {
       return;
     }
     for (const connectionId of recipients) {
-      this.queueOf(connectionId).jobs.push({ kind: 'live', event });
+      this.queueOf(connectionId).jobs.push({ kind: 'live', event, previousId });
       this.work(connectionId);
     }
   }
@@ -149,7 +158,8 @@ export class EventPusher implements ResumeHandler {
     void (async () => {
       try {
         for (let job = queue.jobs.shift(); job !== undefined; job = queue.jobs.shift()) {
-          const alive = job.kind === 'live' ? await this.deliverLive(connectionId, queue, job.event) : await this.replay(connectionId, queue, job);
+          const alive =
+            job.kind === 'live' ? await this.deliverLive(connectionId, queue, job) : await this.replay(connectionId, queue, job);
           if (!alive) {
             await this.forget(connectionId, queue);
             return;
@@ -168,18 +178,23 @@ export class EventPusher implements ResumeHandler {
   }
 
   /** false when the connection is gone. */
-  private async deliverLive(connectionId: string, queue: ConnectionQueue, event: ServiceEvent): Promise<boolean> {
+  private async deliverLive(connectionId: string, queue: ConnectionQueue, job: Extract<Job, { kind: 'live' }>): Promise<boolean> {
+    const { event, previousId } = job;
     const span = queue.sent.get(event.sessionId);
     if (span !== undefined && compareStreamIds(event.id, span.last) <= 0) return true;
-    const alive = await this.post(connectionId, frameOf(event), event.sessionId);
-    queue.sent.set(event.sessionId, { first: span?.first ?? event.id, last: event.id });
-    return alive;
+    const outcome = await this.post(connectionId, frameOf(event), event.sessionId);
+    if (outcome === 'gone') return false;
+    if (outcome === 'sent') {
+      const follows = span !== undefined && span.last === previousId;
+      queue.sent.set(event.sessionId, { first: follows ? span.first : event.id, last: event.id });
+    }
+    return true;
   }
 
   private async replay(connectionId: string, queue: ConnectionQueue, job: Extract<Job, { kind: 'resume' }>): Promise<boolean> {
     try {
       // Subscribe before reading the log: an event appended after the read is then sure to be queued live.
-      if (!(await this.options.connections.subscribe(connectionId, job.sessionId))) {
+      if (!(await this.options.connections.follow(connectionId, job.sessionId))) {
         job.fail(new ServiceError('NOT_FOUND', 'The connection is not registered (gone or expired).'));
         return true;
       }
@@ -188,6 +203,7 @@ export class EventPusher implements ResumeHandler {
       let firstReplayed: string | undefined;
       let replayed = 0;
       let expired = false;
+      let broken = false;
       for (let page = 0; ; page += 1) {
         const { events, expired: pageExpired } = await this.options.events.readAfter(job.sessionId, cursor, replayPageSize);
         if (page === 0 && pageExpired) {
@@ -197,21 +213,26 @@ export class EventPusher implements ResumeHandler {
             sessionId: job.sessionId,
             data: { code: 'EVENTS_EXPIRED', message: `Events after ${job.after} are no longer kept; replaying from the oldest kept.` },
           });
-          if (!(await this.post(connectionId, frame, job.sessionId))) return false;
+          if ((await this.post(connectionId, frame, job.sessionId)) === 'gone') return false;
         }
         for (const event of events) {
           cursor = event.id;
           const sentAlready = span !== undefined && compareStreamIds(event.id, span.first) >= 0 && compareStreamIds(event.id, span.last) <= 0;
           if (sentAlready) continue;
-          if (!(await this.post(connectionId, frameOf(event), job.sessionId))) return false;
+          const outcome = await this.post(connectionId, frameOf(event), job.sessionId);
+          if (outcome === 'gone') return false;
+          if (outcome === 'dropped') broken = true;
           firstReplayed ??= event.id;
           replayed += 1;
         }
         if (events.length < replayPageSize) break;
       }
+      // Everything after `after` up to `cursor` has now been sent, unless a frame was dropped: then keep no span, so
+      // that a later resume sends again rather than skips.
       const first = [firstReplayed, span?.first].filter((id): id is string => id !== undefined).sort(compareStreamIds)[0];
       const last = [cursor, span?.last].filter((id): id is string => id !== undefined).sort(compareStreamIds).at(-1);
-      if (first !== undefined && last !== undefined) queue.sent.set(job.sessionId, { first, last });
+      if (broken) queue.sent.delete(job.sessionId);
+      else if (first !== undefined && last !== undefined) queue.sent.set(job.sessionId, { first, last });
       job.done({ replayed, expired });
       return true;
     } catch (error) {
@@ -220,16 +241,15 @@ export class EventPusher implements ResumeHandler {
     }
   }
 
-  /** Posts with retries; false when the connection is gone. A frame that keeps failing is dropped (logged). */
-  private async post(connectionId: string, frame: string, sessionId: string): Promise<boolean> {
+  /** Posts with retries: `dropped` when the frame kept failing (logged), `gone` when the connection is. */
+  private async post(connectionId: string, frame: string, sessionId: string): Promise<'sent' | 'dropped' | 'gone'> {
     const { poster, logger, maxAttempts, backoffMs, maxBackoffMs } = this.options;
     for (let attempt = 1; ; attempt += 1) {
       const outcome = await poster.post(connectionId, frame);
-      if (outcome === 'sent') return true;
-      if (outcome === 'gone') return false;
+      if (outcome === 'sent' || outcome === 'gone') return outcome;
       if (outcome === 'failed' || attempt >= maxAttempts) {
         logger.error({ connectionId, sessionId, attempt, outcome }, 'dropped a frame for a connection that keeps failing');
-        return true;
+        return 'dropped';
       }
       const delay = Math.min(maxBackoffMs, backoffMs * 2 ** (attempt - 1));
       await sleep(delay / 2 + Math.random() * (delay / 2));

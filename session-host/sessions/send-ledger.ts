@@ -33,8 +33,9 @@ export class SendLedger {
     try {
       message = await send();
     } catch (error) {
-      // Refused before anything left (not connected, bad chat): the key is free for a retry.
-      if (error instanceof ServiceError && error.code !== 'INTERNAL') await this.redis.del(key);
+      // Only a refusal of the request itself (no such chat) is sure to have sent nothing: the key is free again.
+      // A timeout or a page that died may have come after the message left, so the mark stays: at most once.
+      if (error instanceof ServiceError && error.code === 'VALIDATION_FAILED') await this.redis.del(key);
       throw error;
     }
     await this.redis.set(key, JSON.stringify(message), 'EX', this.ttlSeconds);

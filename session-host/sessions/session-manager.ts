@@ -34,10 +34,16 @@ interface ManagedSession {
   writes: Promise<void>;
   /** False once the session is being deleted or handed over: late engine reports are ignored. */
   active: boolean;
+  /** Restarts run one after the other, and a delete waits for the one under way. */
+  lifecycle: Promise<void>;
 }
 
 export class SessionManager {
   private readonly sessions = new Map<string, ManagedSession>();
+  /** Sessions being adopted or deleted: a sweep must not adopt them meanwhile. */
+  private readonly busy = new Set<string>();
+  /** Set by stopAll: from then on nothing is adopted. */
+  private closing = false;
   private readonly engine: Engine;
   private readonly store: SessionStore;
   private readonly events: EventLog;
@@ -81,17 +87,24 @@ export class SessionManager {
   /** Takes a session recorded in Redis (after a restart, or from a dead host) and starts it again. */
   async adopt(sessionId: string): Promise<boolean> {
     if (this.sessions.has(sessionId)) return true;
-    const outcome = await this.store.claim(sessionId);
-    if (outcome !== 'claimed') return false;
-    const stored = await this.store.get(sessionId);
-    if (stored === null || stored.engine !== this.engine.name) {
-      if (stored !== null) this.logger.warn({ sessionId, engine: stored.engine }, 'not adopting a session of another engine');
-      return false;
+    if (this.closing || this.busy.has(sessionId)) return false;
+    this.busy.add(sessionId);
+    try {
+      // The engine first: a host must never take a session it cannot run (the right host could then not adopt it).
+      const stored = await this.store.get(sessionId);
+      if (stored === null) return false;
+      if (stored.engine !== this.engine.name) {
+        this.logger.warn({ sessionId, engine: stored.engine }, 'not adopting a session of another engine');
+        return false;
+      }
+      if ((await this.store.claim(sessionId)) !== 'claimed' || this.closing) return false;
+      const managed = this.open(stored);
+      this.applyChange(managed, { status: 'starting' });
+      await this.startEngine(managed);
+      return true;
+    } finally {
+      this.busy.delete(sessionId);
     }
-    const managed = this.open(stored);
-    this.applyChange(managed, { status: 'starting' });
-    await this.startEngine(managed);
-    return true;
   }
 
   async delete(sessionId: string): Promise<Session> {
@@ -99,9 +112,16 @@ export class SessionManager {
     const asItWas = publicSession(managed.record);
     managed.active = false;
     this.sessions.delete(sessionId);
-    await this.bounded(managed, 'logout', () => managed.engineSession.logout());
-    await managed.writes;
-    await this.store.remove(sessionId);
+    // Until its record is gone, a sweep would see an owned session missing here and adopt it again.
+    this.busy.add(sessionId);
+    try {
+      await managed.lifecycle;
+      await this.bounded(managed, 'logout', () => managed.engineSession.logout());
+      await managed.writes;
+      await this.store.remove(sessionId);
+    } finally {
+      this.busy.delete(sessionId);
+    }
     managed.logger.info('session deleted');
     return asItWas;
   }
@@ -111,10 +131,10 @@ export class SessionManager {
     const managed = this.require(sessionId);
     this.applyChange(managed, { status: 'starting' });
     const snapshot = publicSession(managed.record);
-    void (async () => {
+    managed.lifecycle = managed.lifecycle.then(async () => {
       await this.bounded(managed, 'stop', () => managed.engineSession.stop());
       if (managed.active) await this.startEngine(managed);
-    })();
+    });
     return snapshot;
   }
 
@@ -161,11 +181,13 @@ export class SessionManager {
 
   /** Stops every session of this host (keeping their data), waiting for their state to reach Redis. */
   async stopAll(): Promise<void> {
+    this.closing = true;
     const all = [...this.sessions.values()];
     this.sessions.clear();
     await Promise.all(
       all.map(async (managed) => {
         managed.active = false;
+        await managed.lifecycle;
         await this.bounded(managed, 'stop', () => managed.engineSession.stop());
         await managed.writes;
       }),
@@ -189,6 +211,7 @@ export class SessionManager {
       logger,
       writes: Promise.resolve(),
       active: true,
+      lifecycle: Promise.resolve(),
       // Assigned right below: the listener needs `managed`, and the engine session needs the listener.
       engineSession: undefined as unknown as EngineSession,
     };

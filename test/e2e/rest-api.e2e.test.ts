@@ -256,13 +256,13 @@ describe('REST API end to end on the simulator', () => {
 
   it('deletes both sessions: answers them as they were, and removes their data', async () => {
     const dataBefore = readdirSync(stack.dataDir);
-    expect(dataBefore).toContain('alice');
+    expect(dataBefore).toContain('simulator-alice');
     for (const id of ['alice', bobId]) {
       const deleted = await stack.api.request<{ session: Session }>('DELETE', `/api/sessions/${id}`);
       expect(deleted.status).toBe(200);
       expect(deleted.body.session).toMatchObject({ id, status: 'connected' });
       expect((await stack.api.request('GET', `/api/sessions/${id}`)).status).toBe(404);
-      expect(existsSync(path.join(stack.dataDir, id))).toBe(false);
+      expect(existsSync(path.join(stack.dataDir, `simulator-${id}`))).toBe(false);
     }
     const list = await stack.api.request<{ sessions: Session[] }>('GET', '/api/sessions');
     expect(list.body.sessions).toEqual([]);

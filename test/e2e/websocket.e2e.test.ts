@@ -187,6 +187,17 @@ describe('WebSocket events end to end', () => {
     expect(client.frames.indexOf(error)).toBe(0);
   });
 
+  it('leaves an unfiltered connection unfiltered after a resume', async () => {
+    const client = await open(`apiKey=${stack.apiKey}`);
+    const entries = await redis.xrange(redisKeys(stack.keyPrefix).events('ws-alice'), '-', '+');
+    client.send({ action: 'resume', sessionId: 'ws-alice', after: entries.at(-1)![0] });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await inject(1, 'still-all');
+    expect((await stack.api.request('POST', '/api/simulator/sessions/ws-bob/incoming', { body: { from: '4930999999', text: 'to bob' } })).status).toBe(202);
+    await client.waitFor((frame) => frame.sessionId === 'ws-alice' && (frame.data as Message).body === 'still-all-1');
+    await client.waitFor((frame) => frame.sessionId === 'ws-bob' && (frame.data as Message).body === 'to bob');
+  });
+
   it('removes a connection that is gone (no $disconnect) at its first failed post', async () => {
     const keys = redisKeys(stack.keyPrefix);
     const ghost = 'ghost-connection-id=';

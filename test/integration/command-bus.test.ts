@@ -49,7 +49,7 @@ describe('command bus', () => {
     const result = await bus.request({ hostId: 'host-a', sessionId: 'alice' }, session, 2_000, 'request-1');
     expect(result).toEqual({ chats: [] });
     expect(seen).toHaveLength(1);
-    expect(seen[0]).toMatchObject({ requestId: 'request-1', sessionId: 'alice', command: { type: 'chats' } });
+    expect(seen[0]).toMatchObject({ traceId: 'request-1', sessionId: 'alice', command: { type: 'chats' } });
     expect(seen[0]!.deadline).toBeGreaterThan(Date.now());
   });
 
@@ -120,6 +120,25 @@ describe('command bus', () => {
     await expect.poll(() => inbox.llen(keys.hostInbox('host-late')), { timeout: 3_000 }).toBe(0);
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(ran).toBe(0);
+  });
+
+  it('keeps two requests with the same x-request-id apart', async () => {
+    const at = new Date().toISOString();
+    const { bus } = setUp(async (envelope) => {
+      const count = envelope.command.type === 'messages' ? envelope.command.limit : 0;
+      await new Promise((resolve) => setTimeout(resolve, count === 1 ? 100 : 10));
+      return {
+        messages: Array.from({ length: count }, (_, index) => ({
+          id: `m${index}`, chatId: '1@c.us', from: '1@c.us', to: '2@c.us', fromMe: false, type: 'chat', body: 'x', timestamp: at, ack: 'delivered',
+        })),
+      };
+    });
+    const [first, second] = await Promise.all([
+      bus.request({ hostId: 'host-a', sessionId: 'one' }, { type: 'messages', chatId: '1@c.us', limit: 1 }, 2_000, 'same-id'),
+      bus.request({ hostId: 'host-a', sessionId: 'two' }, { type: 'messages', chatId: '1@c.us', limit: 2 }, 2_000, 'same-id'),
+    ]);
+    expect(first.messages).toHaveLength(1);
+    expect(second.messages).toHaveLength(2);
   });
 
   it('keeps two requests in flight apart, and runs commands of different sessions in parallel', async () => {

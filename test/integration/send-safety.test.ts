@@ -1,7 +1,7 @@
 /** Idempotency, the send ledger and the rate limit against a real redis-server. */
 import { describe, expect, it } from 'vitest';
 import type { Message } from '../../contract/api.js';
-import { ServiceError } from '../../contract/errors.js';
+import { ServiceError, ValidationError } from '../../contract/errors.js';
 import { answerOf, RedisIdempotencyStore } from '../../functions/http/idempotency.js';
 import { RedisSendRateLimiter } from '../../functions/http/rate-limit.js';
 import { SendLedger } from '../../session-host/sessions/send-ledger.js';
@@ -89,14 +89,25 @@ describe('send ledger (at most once per key on the host)', () => {
     expect(sends).toBe(0);
   });
 
-  it('frees the key when the send was refused before anything left', async () => {
+  it('frees the key when the request itself was refused (nothing left), and keeps it when the outcome is unknown', async () => {
     const ledger = new SendLedger(redis.client(), redis.keys(), 3_600);
     await expect(
       ledger.once('alice', 'k3', async () => {
-        throw new ServiceError('SESSION_NOT_CONNECTED', 'no');
+        throw new ValidationError([{ path: 'chatId', message: 'no such chat' }]);
       }),
-    ).rejects.toMatchObject({ code: 'SESSION_NOT_CONNECTED' });
+    ).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
     expect((await ledger.once('alice', 'k3', async () => message('later'))).body).toBe('later');
+
+    for (const code of ['TIMEOUT', 'SESSION_NOT_CONNECTED', 'INTERNAL'] as const) {
+      await expect(
+        ledger.once('alice', `unknown-${code}`, async () => {
+          throw new ServiceError(code, 'the page went away after sending, or not');
+        }),
+      ).rejects.toMatchObject({ code });
+      await expect(ledger.once('alice', `unknown-${code}`, async () => message('again'))).rejects.toMatchObject({
+        code: 'IDEMPOTENCY_IN_PROGRESS',
+      });
+    }
   });
 });
 

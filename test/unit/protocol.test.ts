@@ -81,6 +81,7 @@ describe('events and client actions', () => {
   it('takes only the actions of the contract, with no extra fields', () => {
     expect(clientActionSchema.safeParse({ action: 'resume', sessionId: 'a', after: '1732000000000-3' }).success).toBe(true);
     expect(clientActionSchema.safeParse({ action: 'resume', sessionId: 'a', after: '$' }).success).toBe(false);
+    expect(clientActionSchema.safeParse({ action: 'resume', sessionId: 'a', after: '99999999999999999999-0' }).success).toBe(false);
     expect(clientActionSchema.safeParse({ action: 'ping', extra: 1 }).success).toBe(false);
   });
 });

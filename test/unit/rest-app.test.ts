@@ -61,8 +61,10 @@ describe('REST app', () => {
 
   it('refuses to serve at all with no key configured (fail closed), but still answers health', async () => {
     const { app } = appWith({ config: { engine: 'webjs', apiKeyDigests: [], commandTimeoutMs: 1_000 } });
-    const response = await app.request('/api/sessions', { headers: { 'x-api-key': '' } });
-    expect(response.status).toBe(503);
+    for (const key of ['', 'anything']) {
+      const response = await app.request('/api/sessions', { headers: { 'x-api-key': key } });
+      expect(response.status).toBe(401);
+    }
     expect((await app.request('/api/health')).status).toBe(200);
   });
 

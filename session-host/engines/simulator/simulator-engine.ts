@@ -4,7 +4,7 @@
  * a fresh QR every `qrRotateMs`, a scan by route or after `autoScanMs`, messages between simulated sessions with
  * acks sent → delivered → read, and outside numbers that reach `delivered` and stay there.
  *
- * The login (phone number and name) is kept in DATA_DIR/<sessionId>/simulator-auth.json, as the real engine keeps
+ * The login (phone number and name) is kept in DATA_DIR/simulator-<sessionId>/auth.json, as the real engine keeps
  * its browser profile there, so a logged-in session comes back connected after a restart without a scan. Chats,
  * history and contacts are kept in memory only: a simulated network has no server to sync them back from.
  */
@@ -94,7 +94,8 @@ class SimulatedSession implements EngineSession, SimulatorControls {
     this.sessionId = sessionOptions.sessionId;
     this.listener = sessionOptions.listener;
     this.logger = options.logger.child({ sessionId: this.sessionId, engine: 'simulator' });
-    this.authFile = path.join(options.dataDir, this.sessionId, 'simulator-auth.json');
+    // `simulator-` keeps it apart from the webjs engine's `session-<id>` folders when both share one DATA_DIR.
+    this.authFile = path.join(options.dataDir, `simulator-${this.sessionId}`, 'auth.json');
   }
 
   async start(): Promise<void> {
