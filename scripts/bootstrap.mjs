@@ -1,7 +1,7 @@
 // Makes a fresh Debian machine with Node 20 ready for `npm start`, `npm test` and `npm run bench`: npm packages,
 // Debian's redis-server and, when asked, Debian's chromium. Plain JavaScript with no dependencies, because it runs
 // before the npm packages exist. What it cannot install (not root), it names, and stops.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -95,4 +95,19 @@ export function versionOf(command, args = ['--version']) {
   } catch {
     return 'not found';
   }
+}
+
+/**
+ * Runs a TypeScript entry point of the project (through tsx) as a child with this process's terminal, passes
+ * Ctrl-C and SIGTERM on to it, and exits with its code.
+ * @param {string} file  @param {string[]} args
+ */
+export function runTypeScript(file, args) {
+  const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], {
+    cwd: projectRoot,
+    stdio: 'inherit',
+    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+  });
+  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 }
