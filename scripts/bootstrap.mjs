@@ -1,7 +1,7 @@
 // Makes a fresh Debian machine with Node 20 ready for `npm start`, `npm test` and `npm run bench`: npm packages,
 // Debian's redis-server and, when asked, Debian's chromium. Plain JavaScript with no dependencies, because it runs
 // before the npm packages exist. What it cannot install (not root), it names, and stops.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -66,7 +66,7 @@ function ensureRedis() {
   // Debian starts a system Redis on 6379 on install; ours run on their own ports, so it is left as it is.
 }
 
-export function findChromium() {
+function findChromium() {
   const configured = process.env.CHROME_PATH;
   if (configured !== undefined && configured !== '') return existsSync(configured) ? configured : undefined;
   return chromiumPaths.find((candidate) => existsSync(candidate));
@@ -87,14 +87,6 @@ export function ensureSetup(needs) {
   ensureNodeModules();
   ensureRedis();
   if (needs.chromium) ensureChromium();
-}
-
-export function versionOf(command, args = ['--version']) {
-  try {
-    return execFileSync(command, args, { encoding: 'utf8' }).trim().split('\n')[0];
-  } catch {
-    return 'not found';
-  }
 }
 
 /**
