@@ -14,6 +14,7 @@ import WebSocket from 'ws';
 import type { APIGatewayProxyResult, LambdaContext, LambdaEvent } from 'hono/aws-lambda';
 import { createConnectionPoster } from '../../lib/connection-poster.js';
 import { startProcess, waitFor, waitForOutput } from '../../scripts/support/processes.js';
+import { whenOpen } from '../../scripts/support/websocket.js';
 import { inParallel, quietEnv, startBenchStack, type BenchStack } from '../support/bench-stack.js';
 import { cpuDuring, formatCpu, processTree } from '../support/proc.js';
 import { runPart, type PartContext, type PartReport, type Table, type TargetCheck } from '../support/report.js';
@@ -334,21 +335,7 @@ interface Client {
 
 async function connectClient(url: string): Promise<WebSocket> {
   const socket = new WebSocket(url);
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('WebSocket did not open within 15 s')), 15_000);
-    socket.once('open', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    socket.once('unexpected-response', (_request, response) => {
-      clearTimeout(timer);
-      reject(new Error(`WebSocket handshake refused: HTTP ${response.statusCode ?? 0}`));
-    });
-    socket.once('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-  });
+  await whenOpen(socket, 15_000);
   return socket;
 }
 

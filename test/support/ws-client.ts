@@ -1,5 +1,8 @@
 /** A WebSocket test client that records every frame it receives and can wait for the ones it expects. */
 import WebSocket from 'ws';
+import { whenOpen } from '../../scripts/support/websocket.js';
+
+export { HandshakeRefused } from '../../scripts/support/websocket.js';
 
 export interface ReceivedFrame {
   event: string;
@@ -27,21 +30,7 @@ export async function connectWebSocket(url: string, headers: Record<string, stri
     frames.push(JSON.parse(data.toString()) as ReceivedFrame);
     for (const waiter of waiters) waiter();
   });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('WebSocket did not open within 10 s')), 10_000);
-    socket.once('open', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    socket.once('unexpected-response', (_request, response) => {
-      clearTimeout(timer);
-      reject(new HandshakeRefused(response.statusCode ?? 0));
-    });
-    socket.once('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-  });
+  await whenOpen(socket, 10_000);
   return {
     frames,
     send: (frame) => socket.send(JSON.stringify(frame)),
@@ -78,10 +67,4 @@ export async function connectWebSocket(url: string, headers: Record<string, stri
     },
     terminate: () => socket.terminate(),
   };
-}
-
-export class HandshakeRefused extends Error {
-  constructor(readonly statusCode: number) {
-    super(`WebSocket handshake refused with HTTP ${statusCode}`);
-  }
 }
