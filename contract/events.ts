@@ -33,21 +33,18 @@ export const eventBodySchema = z.discriminatedUnion('event', [
 export type EventBody = z.infer<typeof eventBodySchema>;
 export type ServiceEvent = EventBody & { id: string; truncated?: true };
 
+/** `<ms>-<seq>`, both parts unsigned 64-bit numbers (Redis refuses more). */
+function isStreamId(id: string): boolean {
+  return /^\d{1,20}-\d{1,20}$/.test(id) && id.split('-').every((part) => BigInt(part) <= 18_446_744_073_709_551_615n);
+}
+
 export const clientActionSchema = z.discriminatedUnion('action', [
   z.strictObject({ action: z.literal('subscribe'), sessionId: sessionIdSchema }),
   z.strictObject({ action: z.literal('unsubscribe'), sessionId: sessionIdSchema }),
   z.strictObject({
     action: z.literal('resume'),
     sessionId: sessionIdSchema,
-    after: z
-      .string()
-      .regex(/^\d{1,20}-\d{1,20}$/, 'must be an event id this service gave')
-      // Both parts of a stream id are unsigned 64-bit numbers; Redis refuses more.
-      .refine(
-        // zod runs this even when the pattern failed: only parse what matched it.
-        (id) => /^\d{1,20}-\d{1,20}$/.test(id) && id.split('-').every((part) => BigInt(part) <= 18_446_744_073_709_551_615n),
-        'must be an event id this service gave',
-      ),
+    after: z.string().refine(isStreamId, 'must be an event id this service gave'),
   }),
   z.strictObject({ action: z.literal('ping') }),
 ]);
