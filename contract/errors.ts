@@ -52,10 +52,6 @@ export function httpStatusOf(code: ErrorCode): number {
   return httpStatusByCode[code];
 }
 
-export function isErrorCode(value: unknown): value is ErrorCode {
-  return typeof value === 'string' && (errorCodes as readonly string[]).includes(value);
-}
-
 export type ErrorDetails = Record<string, unknown>;
 
 export interface ErrorBody {

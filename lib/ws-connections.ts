@@ -70,10 +70,6 @@ export class ConnectionRegistry {
     if (sessionId !== null) await this.subscribe(connectionId, sessionId);
   }
 
-  async exists(connectionId: string): Promise<boolean> {
-    return (await this.redis.exists(this.keys.wsConnection(connectionId))) === 1;
-  }
-
   /** False when the connection is not registered (gone, or expired). */
   async subscribe(connectionId: string, sessionId: string): Promise<boolean> {
     return this.runSubscribe(connectionId, sessionId, '');

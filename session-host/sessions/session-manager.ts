@@ -3,14 +3,14 @@
  * state in Redis and into events, and runs the commands the worker hands it. One instance per host process.
  */
 import type { Chat, Contact, Message, Session, SessionStatus } from '../../contract/api.js';
-import type { SessionRecord, SimulatedWireMessage } from '../../contract/commands.js';
+import { publicSession, type SessionRecord, type SimulatedWireMessage } from '../../contract/commands.js';
 import { ServiceError, SessionNotConnectedError, SessionNotFoundError } from '../../contract/errors.js';
 import type { EventBody } from '../../contract/events.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Engine, EngineAck, EngineSession, EngineStatusUpdate } from '../engines/engine.js';
 import { isSimulatorSession, type SimulatedEngineSession } from '../engines/simulator/simulator-engine.js';
 import type { EventLog } from '../events/event-log.js';
-import { applyStatusChange, newSessionRecord, publicSession, type StatusChange } from './session-state.js';
+import { applyStatusChange, newSessionRecord, type StatusChange } from './session-state.js';
 import type { SendLedger } from './send-ledger.js';
 import type { SessionStore } from './session-store.js';
 
@@ -68,10 +68,6 @@ export class SessionManager {
 
   has(sessionId: string): boolean {
     return this.sessions.has(sessionId);
-  }
-
-  sessionIds(): string[] {
-    return [...this.sessions.keys()];
   }
 
   async create(sessionId: string): Promise<Session> {

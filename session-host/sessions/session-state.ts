@@ -4,7 +4,6 @@
  */
 import type { LastError, Me, SessionStatus } from '../../contract/api.js';
 import type { SessionRecord } from '../../contract/commands.js';
-export { publicSession } from '../../contract/commands.js';
 
 const allowedNext: Record<SessionStatus, readonly SessionStatus[]> = {
   // A stored login skips the QR: starting → authenticated/connected directly.
