@@ -2,32 +2,28 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pino } from 'pino';
+import { waitFor as waitUntil } from '../../scripts/support/processes.js';
 import type { EngineAck, EngineListener, EngineStatusUpdate } from '../../session-host/engines/engine.js';
 import type { Message } from '../../contract/api.js';
 
 export const testLogger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
 
 /** Polls `check` until it returns a value other than undefined/false, or throws after `timeoutMs`. */
-export async function waitFor<T>(
+export function waitFor<T>(
   what: string,
   check: () => T | undefined | false | Promise<T | undefined | false>,
   timeoutMs = 15_000,
   everyMs = 50,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
+  return waitUntil(
+    what,
+    async () => {
       const value = await check();
-      if (value !== undefined && value !== false) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
+      return value === false ? undefined : value;
+    },
+    timeoutMs,
+    everyMs,
+  );
 }
 
 export class RecordingListener implements EngineListener {
