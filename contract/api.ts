@@ -28,8 +28,27 @@ const isoTimestamp = z.iso.datetime({ offset: false });
 export const lastErrorSchema = z.object({ code: z.string(), message: z.string() }).nullable();
 export type LastError = z.infer<typeof lastErrorSchema>;
 
-export const meSchema = z.object({ id: z.string(), pushName: z.string() });
-export type Me = z.infer<typeof meSchema>;
+/**
+ * Who a person is as far as WhatsApp tells: the id WhatsApp used (a phone id `<digits>@c.us` or a LID
+ * `<digits>@lid`), and both identities where known. WhatsApp identifies many people by LID only.
+ */
+export const identitySchema = z.object({
+  id: z.string(),
+  lid: z.string().nullable(),
+  phone: z.string().nullable(),
+});
+export type Identity = z.infer<typeof identitySchema>;
+
+/**
+ * `lid` is optional on input only so that records written before LIDs existed still parse; every answer and
+ * event carries it (null when unknown).
+ */
+export const meSchema = z.object({
+  id: z.string(),
+  pushName: z.string(),
+  lid: z.string().nullable().default(null),
+});
+export type Me = z.output<typeof meSchema>;
 
 export const sessionSchema = z.object({
   id: sessionIdSchema,
@@ -52,6 +71,8 @@ export const messageSchema = z.object({
   body: z.string(),
   timestamp: isoTimestamp,
   ack: ackSchema,
+  /** Who wrote it; for the session's own messages, the session's account. */
+  sender: identitySchema,
 });
 export type Message = z.infer<typeof messageSchema>;
 
@@ -62,6 +83,8 @@ export const chatSchema = z.object({
   unreadCount: z.number().int().nonnegative(),
   timestamp: isoTimestamp,
   lastMessage: messageSchema.nullable(),
+  lid: z.string().nullable(),
+  phone: z.string().nullable(),
 });
 export type Chat = z.infer<typeof chatSchema>;
 
@@ -72,6 +95,8 @@ export const contactSchema = z.object({
   number: z.string(),
   isMyContact: z.boolean(),
   isGroup: z.boolean(),
+  lid: z.string().nullable(),
+  phone: z.string().nullable(),
 });
 export type Contact = z.infer<typeof contactSchema>;
 
@@ -113,6 +138,18 @@ export const chatIdSchema = z
     return id;
   });
 
+/** `<digits>@lid` → the LID itself, `<digits>@c.us` → null. */
+export function isLid(id: string): boolean {
+  return /^\d{1,20}@lid$/.test(id);
+}
+
+/** The identity of a person's id: a phone id says its number, a LID says itself; `known` adds what is known beside. */
+export function identityOf(id: string, known: { lid?: string | null; phone?: string | null } = {}): Identity {
+  if (isLid(id)) return { id, lid: id, phone: known.phone ?? null };
+  if (id.endsWith('@c.us')) return { id, lid: known.lid ?? null, phone: known.phone ?? numberOfChatId(id) };
+  return { id, lid: known.lid ?? null, phone: known.phone ?? null };
+}
+
 /** The number part of a chat id (`15551234567@c.us` → `15551234567`). */
 export function numberOfChatId(chatId: string): string {
   return chatId.split('@')[0] ?? chatId;
@@ -139,6 +176,31 @@ export const simulatorScanBodySchema = z.strictObject({
   phone: z.string().regex(/^\d{6,15}$/, 'must be 6 to 15 digits').optional(),
 });
 export const simulatorIncomingBodySchema = z.strictObject({ from: chatIdSchema, text: textSchema });
+export const pairingCodeBodySchema = z.strictObject({
+  phone: z
+    .string()
+    .max(64, 'must be at most 64 characters')
+    .transform((raw, ctx) => {
+      const id = raw.includes('@') ? null : normaliseChatId(raw);
+      if (id === null) {
+        ctx.addIssue({ code: 'custom', message: 'must be a phone number in international form (e.g. +1 555 123 4567)' });
+        return z.NEVER;
+      }
+      return numberOfChatId(id);
+    }),
+});
+/** A pairing code as WhatsApp shows it: 8 letters or digits, with or without the dash after the fourth. */
+export const pairingCodeSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9]{4}-?[A-Za-z0-9]{4}$/, 'must be the 8-character code, e.g. ABCD-EFGH')
+  .transform((code) => formatPairingCode(code));
+export const simulatorPairBodySchema = z.strictObject({ code: pairingCodeSchema });
+
+/** `abcdefgh` or `ABCD-EFGH` → `ABCD-EFGH`, the form the contract answers. */
+export function formatPairingCode(code: string): string {
+  const plain = code.replace('-', '').toUpperCase();
+  return `${plain.slice(0, 4)}-${plain.slice(4)}`;
+}
 
 export const messagesQuerySchema = z.strictObject({
   limit: z

@@ -24,12 +24,18 @@ export const protocolVersion = 1;
 /** A message crossing the simulated network from one simulated session's host to another's. */
 export const simulatedWireMessageSchema = z.object({
   id: z.string(),
+  /** The sender's phone id, as the sender's own history keeps it. */
   from: z.string(),
+  /** The id the sender addressed (a phone id or the receiver's LID). */
   to: z.string(),
   body: z.string(),
   timestamp: z.string(),
   senderSessionId: sessionIdSchema,
   senderPushName: z.string(),
+  /** The sender's LID (`<digits>@lid`): WhatsApp shows the sender by LID. */
+  senderLid: z.string(),
+  /** The sender's phone digits when the two were contacts before this message, else null. */
+  senderPhone: z.string().nullable(),
 });
 export type SimulatedWireMessage = z.infer<typeof simulatedWireMessageSchema>;
 
@@ -47,7 +53,10 @@ export const commandSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('chats') }),
   z.object({ type: z.literal('messages'), chatId: z.string(), limit: z.number().int().min(1).max(500) }),
   z.object({ type: z.literal('contacts') }),
+  z.object({ type: z.literal('contact'), contactId: z.string() }),
+  z.object({ type: z.literal('pairing-code'), phone: z.string().regex(/^\d{6,15}$/) }),
   z.object({ type: z.literal('sim.scan'), phone: z.string().optional() }),
+  z.object({ type: z.literal('sim.pair'), code: z.string() }),
   z.object({ type: z.literal('sim.incoming'), from: z.string(), text: z.string() }),
   z.object({ type: z.literal('sim.deliver'), message: simulatedWireMessageSchema }),
   z.object({ type: z.literal('sim.ack'), messageId: z.string(), chatId: z.string(), ack: ackSchema }),
@@ -94,7 +103,10 @@ export const commandResultSchemas = {
   chats: z.object({ chats: z.array(chatSchema) }),
   messages: z.object({ messages: z.array(messageSchema) }),
   contacts: z.object({ contacts: z.array(contactSchema) }),
+  contact: z.object({ contact: contactSchema }),
+  'pairing-code': z.object({ code: z.string() }),
   'sim.scan': sessionResult,
+  'sim.pair': sessionResult,
   'sim.incoming': z.object({ message: messageSchema }),
   'sim.deliver': emptyResult,
   'sim.ack': emptyResult,

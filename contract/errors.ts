@@ -13,6 +13,11 @@ export const errorCodes = [
   'SESSION_NOT_CONNECTED',
   'QR_NOT_AVAILABLE',
   'PHONE_IN_USE',
+  'PAIRING_CODE_MISMATCH',
+  'CONTACT_NOT_FOUND',
+  'RECIPIENT_NOT_ON_WHATSAPP',
+  'NOT_SUPPORTED_BY_ENGINE',
+  'SEND_OUTCOME_UNKNOWN',
   'IDEMPOTENCY_KEY_REUSED',
   'IDEMPOTENCY_IN_PROGRESS',
   'PAYLOAD_TOO_LARGE',
@@ -36,6 +41,12 @@ const httpStatusByCode: Record<ErrorCode, number> = {
   SESSION_NOT_CONNECTED: 409,
   QR_NOT_AVAILABLE: 409,
   PHONE_IN_USE: 409,
+  PAIRING_CODE_MISMATCH: 409,
+  CONTACT_NOT_FOUND: 404,
+  RECIPIENT_NOT_ON_WHATSAPP: 422,
+  NOT_SUPPORTED_BY_ENGINE: 422,
+  // WhatsApp may have taken the message: the caller must not resend blindly (an Idempotency-Key retry never sends).
+  SEND_OUTCOME_UNKNOWN: 502,
   IDEMPOTENCY_KEY_REUSED: 422,
   IDEMPOTENCY_IN_PROGRESS: 409,
   PAYLOAD_TOO_LARGE: 413,
@@ -102,5 +113,21 @@ export class SessionNotConnectedError extends ServiceError {
     super('SESSION_NOT_CONNECTED', `Session '${sessionId}' is not connected (it is ${status}).`, {
       details: { status },
     });
+  }
+}
+
+export class RecipientNotOnWhatsAppError extends ServiceError {
+  override readonly name = 'RecipientNotOnWhatsAppError';
+  constructor(chatId: string) {
+    super('RECIPIENT_NOT_ON_WHATSAPP', `${chatId.split('@')[0] ?? chatId} is not on WhatsApp; nothing was sent.`, {
+      details: { chatId },
+    });
+  }
+}
+
+export class ContactNotFoundError extends ServiceError {
+  override readonly name = 'ContactNotFoundError';
+  constructor(contactId: string) {
+    super('CONTACT_NOT_FOUND', `WhatsApp knows nothing of ${contactId}.`, { details: { contactId } });
   }
 }

@@ -10,6 +10,8 @@ export const connectionUpdateDataSchema = z.object({
   qr: z.string().nullable(),
   lastError: lastErrorSchema,
   me: meSchema.nullable().optional(),
+  /** On the update that follows a pairing-code request: the code the user types on the phone. */
+  pairingCode: z.string().optional(),
 });
 
 export const messageAckDataSchema = z.object({ messageId: z.string(), chatId: z.string(), ack: ackSchema });

@@ -28,6 +28,12 @@ export interface RedisKeys {
   wsSubscribers(sessionId: string): string;
   /** String: simulator phone number → session id. */
   simulatorPhone(phone: string): string;
+  /** String: simulator LID (digits) → session id. */
+  simulatorLid(lid: string): string;
+  /** String: the simulated account of a session (`{phone, lid, pushName}` JSON). */
+  simulatorAccount(sessionId: string): string;
+  /** Set: pairs of simulated LIDs (`<low>:<high>`) that are contacts (one has messaged the other). */
+  simulatorContacts: string;
   /** String: an Idempotency-Key's stored request hash and response. */
   idempotency(scope: string, key: string): string;
   /** Sorted set: a per-session send rate-limit window. */
@@ -53,6 +59,9 @@ export function redisKeys(prefix = 'wa'): RedisKeys {
     wsUnfiltered: `${prefix}:ws:unfiltered`,
     wsSubscribers: (id) => `${prefix}:ws:subscribers:${id}`,
     simulatorPhone: (phone) => `${prefix}:sim:phone:${phone}`,
+    simulatorLid: (lid) => `${prefix}:sim:lid:${lid}`,
+    simulatorAccount: (sessionId) => `${prefix}:sim:account:${sessionId}`,
+    simulatorContacts: `${prefix}:sim:contacts`,
     idempotency: (scope, key) => `${prefix}:idem:${scope}:${key}`,
     sendRate: (id) => `${s(id)}:send-rate`,
     sendLedger: (id, idempotencyKey) => `${s(id)}:sent:${idempotencyKey}`,

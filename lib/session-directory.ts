@@ -30,12 +30,24 @@ export class SessionDirectory {
     return { record: parseRecord(rawRecord), ownerHostId: ownerAlive === 1 && typeof owner === 'string' ? owner : null };
   }
 
-  /** Every session, oldest first. */
-  async list(): Promise<SessionRecord[]> {
+  /** Every session with its live owner (null when none), oldest first. */
+  async list(): Promise<SessionEntry[]> {
     const ids = await this.redis.zrange(this.keys.sessions, 0, -1);
     if (ids.length === 0) return [];
-    const raws = await this.redis.mget(ids.map((id) => this.keys.session(id)));
-    return raws.filter((raw): raw is string => typeof raw === 'string').map(parseRecord);
+    const [raws, owners] = await Promise.all([
+      this.redis.mget(ids.map((id) => this.keys.session(id))),
+      this.redis.mget(ids.map((id) => this.keys.sessionOwner(id))),
+    ]);
+    const ownerIds = [...new Set(owners.filter((owner): owner is string => typeof owner === 'string'))];
+    const hostKeys = ownerIds.length === 0 ? [] : await this.redis.mget(ownerIds.map((owner) => this.keys.host(owner)));
+    const alive = new Set(ownerIds.filter((_, index) => typeof hostKeys[index] === 'string'));
+    const entries: SessionEntry[] = [];
+    raws.forEach((raw, index) => {
+      if (typeof raw !== 'string') return;
+      const owner = owners[index];
+      entries.push({ record: parseRecord(raw), ownerHostId: typeof owner === 'string' && alive.has(owner) ? owner : null });
+    });
+    return entries;
   }
 
   /** Hosts whose heartbeat is live, least loaded first. */

@@ -24,6 +24,12 @@ export function createCommandHandler(sessions: SessionManager, resumer: ResumeHa
         return { messages: await sessions.messages(sessionId, command.chatId, command.limit) };
       case 'contacts':
         return { contacts: await sessions.contacts(sessionId) };
+      case 'contact':
+        return { contact: await sessions.contact(sessionId, command.contactId) };
+      case 'pairing-code':
+        return { code: await sessions.pairingCode(sessionId, command.phone) };
+      case 'sim.pair':
+        return { session: await sessions.simulatorPair(sessionId, command.code) };
       case 'sim.scan':
         return { session: await sessions.simulatorScan(sessionId, command.phone) };
       case 'sim.incoming':

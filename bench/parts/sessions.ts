@@ -40,7 +40,7 @@ runPart(async (context): Promise<PartReport> => {
     const seconds = (performance.now() - started) / 1_000;
     created = target;
     // Every session must be connected, as Redis says, before the figure counts.
-    const connectedNow = async () => (await stack.directory.list()).filter((record) => record.status === 'connected').length;
+    const connectedNow = async () => (await stack.directory.list()).filter((entry) => entry.record.status === 'connected').length;
     await waitFor(`${target} sessions connected in Redis`, async () => ((await connectedNow()) >= target ? true : undefined), 60_000, 200);
     await sleep(settleMs);
     const memory = memoryOf(stack.host.pid);

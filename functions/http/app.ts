@@ -24,14 +24,17 @@ const knownRoutes: KnownRoute[] = [
   { pattern: new RegExp(`^/api/sessions/${segment}$`), methods: ['GET', 'DELETE'] },
   { pattern: new RegExp(`^/api/sessions/${segment}/qr$`), methods: ['GET'] },
   { pattern: new RegExp(`^/api/sessions/${segment}/restart$`), methods: ['POST'] },
+  { pattern: new RegExp(`^/api/sessions/${segment}/pairing-code$`), methods: ['POST'] },
   { pattern: new RegExp(`^/api/messages/${segment}/send$`), methods: ['POST'] },
   { pattern: new RegExp(`^/api/messages/${segment}/chats$`), methods: ['GET'] },
   { pattern: new RegExp(`^/api/messages/${segment}/chat/${segment}$`), methods: ['GET'] },
   { pattern: new RegExp(`^/api/messages/${segment}/contacts$`), methods: ['GET'] },
+  { pattern: new RegExp(`^/api/messages/${segment}/contacts/${segment}$`), methods: ['GET'] },
 ];
 const simulatorRoutesKnown: KnownRoute[] = [
   { pattern: new RegExp(`^/api/simulator/sessions/${segment}/scan$`), methods: ['POST'] },
   { pattern: new RegExp(`^/api/simulator/sessions/${segment}/incoming$`), methods: ['POST'] },
+  { pattern: new RegExp(`^/api/simulator/sessions/${segment}/pair$`), methods: ['POST'] },
 ];
 
 const isPublic = (c: Context<ApiEnv>) => c.req.path === '/api/health' && (c.req.method === 'GET' || c.req.method === 'HEAD');

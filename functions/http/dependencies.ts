@@ -3,6 +3,8 @@ import type { CommandBus } from '../../lib/command-bus.js';
 import type { Logger } from '../../lib/logger.js';
 import type { SessionDirectory, SessionEntry } from '../../lib/session-directory.js';
 import { ServiceError, SessionNotFoundError } from '../../contract/errors.js';
+import { publicSession } from '../../contract/commands.js';
+import type { Session } from '../../contract/api.js';
 import type { FunctionsConfig } from '../config.js';
 import type { IdempotencyStore } from './idempotency.js';
 import type { SendRateLimiter } from './rate-limit.js';
@@ -34,4 +36,22 @@ export function liveOwner(entry: SessionEntry): string {
     });
   }
   return entry.ownerHostId;
+}
+
+/**
+ * The session as a client should see it now. A session no live host holds (its host stopped or died, and no other
+ * has adopted it yet) runs nowhere: whatever status its record last had, it reads `disconnected` with lastError
+ * `SESSION_HOST_UNAVAILABLE` until a host has it again (then `starting` and on, as after any restart).
+ */
+export function presentSession(entry: SessionEntry): Session {
+  const session = publicSession(entry.record);
+  if (entry.ownerHostId !== null) return session;
+  return {
+    ...session,
+    status: 'disconnected',
+    lastError: {
+      code: 'SESSION_HOST_UNAVAILABLE',
+      message: `No session host runs this session right now (it was ${entry.record.status}); another host takes it over shortly.`,
+    },
+  };
 }

@@ -46,10 +46,22 @@ export interface EngineSession {
   stop(): Promise<void>;
   /** Logs out where possible, stops the client and removes the login data. */
   logout(): Promise<void>;
+  /**
+   * Sends a text. A phone id with no chat yet is resolved first: a number not on WhatsApp throws
+   * RecipientNotOnWhatsAppError and sends nothing. A failure after WhatsApp took the message is never a
+   * validation error: it is SEND_OUTCOME_UNKNOWN (the message may have left).
+   */
   sendText(chatId: string, text: string): Promise<Message>;
   listChats(): Promise<Chat[]>;
   listMessages(chatId: string, limit: number): Promise<Message[]>;
   listContacts(): Promise<Contact[]>;
+  /** One person or group by phone id or LID, with both identities as far as WhatsApp tells; null when unknown. */
+  getContact(contactId: string): Promise<Contact | null>;
+  /**
+   * While the session shows a QR: asks WhatsApp for a pairing code for `phone` (digits only) and answers it as
+   * `ABCD-EFGH`. Typing it on that phone links the session as a scan would.
+   */
+  requestPairingCode(phone: string): Promise<string>;
 }
 
 export interface EngineSessionOptions {

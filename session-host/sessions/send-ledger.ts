@@ -5,11 +5,12 @@
  * message. A retry that finds `started` without a message is refused (the outcome is unknown), never re-sent.
  */
 import { messageSchema, type Message } from '../../contract/api.js';
-import { ServiceError } from '../../contract/errors.js';
+import { ServiceError, type ErrorCode } from '../../contract/errors.js';
 import type { RedisKeys } from '../../contract/redis-keys.js';
 import type { Redis } from '../../lib/redis.js';
 
 const started = 'started';
+const refusals = new Set<ErrorCode>(['VALIDATION_FAILED', 'RECIPIENT_NOT_ON_WHATSAPP']);
 
 export class SendLedger {
   constructor(
@@ -33,9 +34,10 @@ export class SendLedger {
     try {
       message = await send();
     } catch (error) {
-      // Only a refusal of the request itself (no such chat) is sure to have sent nothing: the key is free again.
-      // A timeout or a page that died may have come after the message left, so the mark stays: at most once.
-      if (error instanceof ServiceError && error.code === 'VALIDATION_FAILED') await this.redis.del(key);
+      // Only a refusal of the request itself (no such chat, a number not on WhatsApp) is sure to have sent nothing:
+      // the key is free again. A timeout, a page that died or an unknown outcome may have come after the message
+      // left, so the mark stays: at most once.
+      if (error instanceof ServiceError && refusals.has(error.code)) await this.redis.del(key);
       throw error;
     }
     await this.redis.set(key, JSON.stringify(message), 'EX', this.ttlSeconds);

@@ -4,7 +4,7 @@
  */
 import type { Chat, Contact, Message, Session, SessionStatus } from '../../contract/api.js';
 import { publicSession, type SessionRecord, type SimulatedWireMessage } from '../../contract/commands.js';
-import { ServiceError, SessionNotConnectedError, SessionNotFoundError } from '../../contract/errors.js';
+import { ContactNotFoundError, ServiceError, SessionNotConnectedError, SessionNotFoundError } from '../../contract/errors.js';
 import type { EventBody } from '../../contract/events.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Engine, EngineAck, EngineSession, EngineStatusUpdate } from '../engines/engine.js';
@@ -151,6 +151,33 @@ export class SessionManager {
 
   async contacts(sessionId: string): Promise<Contact[]> {
     return this.requireConnected(sessionId).engineSession.listContacts();
+  }
+
+  async contact(sessionId: string, contactId: string): Promise<Contact> {
+    const contact = await this.requireConnected(sessionId).engineSession.getContact(contactId);
+    if (contact === null) throw new ContactNotFoundError(contactId);
+    return contact;
+  }
+
+  /**
+   * Asks the engine for a pairing code while the session shows a QR, and tells WebSocket clients with a
+   * `connection_update` that carries it (the user types it on the phone; the session then links as after a scan).
+   */
+  async pairingCode(sessionId: string, phone: string): Promise<string> {
+    const managed = this.require(sessionId);
+    if (managed.record.status !== 'qr') throw qrNotAvailable(managed.record.status);
+    const code = await managed.engineSession.requestPairingCode(phone);
+    const update = connectionUpdate(managed.record, this.now());
+    if (update.event === 'connection_update') update.data.pairingCode = code;
+    this.enqueueEvent(managed, update);
+    return code;
+  }
+
+  async simulatorPair(sessionId: string, code: string): Promise<Session> {
+    const managed = this.require(sessionId);
+    if (managed.record.status !== 'qr') throw qrNotAvailable(managed.record.status);
+    await this.simulatorOf(managed).pair(code);
+    return publicSession(managed.record);
   }
 
   async simulatorScan(sessionId: string, phone: string | undefined): Promise<Session> {

@@ -60,7 +60,7 @@ export function applyStatusChange(record: SessionRecord, change: StatusChange, n
 }
 
 function sameMe(a: Me | null, b: Me | null): boolean {
-  return a === b || (a !== null && b !== null && a.id === b.id && a.pushName === b.pushName);
+  return a === b || (a !== null && b !== null && a.id === b.id && a.pushName === b.pushName && a.lid === b.lid);
 }
 
 function sameError(a: LastError, b: LastError): boolean {

@@ -15,6 +15,12 @@ export interface EngineHarness {
   scan(): Promise<void>;
   /** Someone (`from`, a chat id) writes to the session. */
   incoming(from: string, body: string): Promise<void>;
+  /** Someone known to WhatsApp by LID only (`<digits>@lid`, no phone known) writes to the session. */
+  incomingFromLid(lid: string, body: string): Promise<void>;
+  /** The phone types a pairing code that `session.requestPairingCode(phone)` gave; links the session as a scan. */
+  enterPairingCode(code: string): Promise<void>;
+  /** A phone number (digits) that is not on WhatsApp in this engine's world: sending to it must send nothing. */
+  unregisteredNumber: string;
   /** A second session object on the same login data (what a restarted host opens). */
   reopen(): EngineHarness;
   cleanup(): Promise<void>;

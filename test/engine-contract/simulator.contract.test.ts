@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { SimulatedWireMessage } from '../../contract/commands.js';
 import type { Ack } from '../../contract/api.js';
-import type { SimulatedNetwork } from '../../session-host/engines/simulator/simulated-network.js';
+import type { SimulatedAccount, SimulatedNetwork } from '../../session-host/engines/simulator/simulated-network.js';
 import { createSimulatorEngine, isSimulatorSession } from '../../session-host/engines/simulator/simulator-engine.js';
 import { silentLogger } from '../support/redis.js';
 import { RecordingListener } from '../webjs/helpers.js';
@@ -23,6 +23,28 @@ class InMemoryNetwork implements SimulatedNetwork {
   }
   async sessionOfPhone(phone: string) {
     return this.phones.get(phone) ?? null;
+  }
+  readonly accounts = new Map<string, SimulatedAccount>();
+  readonly contacts = new Set<string>();
+  async publishAccount(sessionId: string, account: SimulatedAccount | null) {
+    if (account === null) this.accounts.delete(sessionId);
+    else this.accounts.set(sessionId, account);
+  }
+  async accountOfPhone(phone: string) {
+    return this.find((account) => account.phone === phone);
+  }
+  async accountOfLid(lid: string) {
+    return this.find((account) => account.lid === lid);
+  }
+  async areContacts(a: string, b: string) {
+    return this.contacts.has([a, b].sort().join(':'));
+  }
+  async connect(a: string, b: string) {
+    this.contacts.add([a, b].sort().join(':'));
+  }
+  private find(match: (account: SimulatedAccount) => boolean) {
+    for (const [sessionId, account] of this.accounts) if (match(account)) return { ...account, sessionId };
+    return null;
   }
   async deliver(_sessionId: string, _message: SimulatedWireMessage) {
     return false;
@@ -45,6 +67,11 @@ describeEngineContract('simulator', async () => {
       incoming: async (from, body) => {
         await session.injectIncoming(from, body);
       },
+      incomingFromLid: async (lid, body) => {
+        await session.injectIncoming(lid, body);
+      },
+      enterPairingCode: (code) => session.pair(code),
+      unregisteredNumber: '15559990001',
       reopen: harnessOn,
       cleanup: async () => {
         await session.stop();

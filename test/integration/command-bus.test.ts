@@ -129,7 +129,7 @@ describe('command bus', () => {
       await new Promise((resolve) => setTimeout(resolve, count === 1 ? 100 : 10));
       return {
         messages: Array.from({ length: count }, (_, index) => ({
-          id: `m${index}`, chatId: '1@c.us', from: '1@c.us', to: '2@c.us', fromMe: false, type: 'chat', body: 'x', timestamp: at, ack: 'delivered',
+          id: `m${index}`, chatId: '1@c.us', from: '1@c.us', to: '2@c.us', fromMe: false, type: 'chat', body: 'x', timestamp: at, ack: 'delivered', sender: { id: '1@c.us', lid: null, phone: '1' },
         })),
       };
     });
@@ -147,7 +147,7 @@ describe('command bus', () => {
       order.push(`start:${envelope.sessionId}`);
       await new Promise((resolve) => setTimeout(resolve, envelope.sessionId === 'slow' ? 200 : 10));
       order.push(`end:${envelope.sessionId}`);
-      return { chats: [{ id: `${envelope.sessionId}@c.us`, name: envelope.sessionId, isGroup: false, unreadCount: 0, timestamp: new Date(0).toISOString(), lastMessage: null }] };
+      return { chats: [{ id: `${envelope.sessionId}@c.us`, name: envelope.sessionId, isGroup: false, unreadCount: 0, timestamp: new Date(0).toISOString(), lastMessage: null, lid: null, phone: null }] };
     });
     const [slow, fast] = await Promise.all([
       bus.request({ hostId: 'host-a', sessionId: 'slow' }, session, 2_000),

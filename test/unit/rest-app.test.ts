@@ -27,7 +27,7 @@ function appWith(overrides: Partial<ApiDependencies> = {}, sessions: Record<stri
     ping: async () => true,
     directory: {
       get: async (id) => sessions[id] ?? null,
-      list: async () => Object.values(sessions).map((entry) => entry.record),
+      list: async () => Object.values(sessions),
       liveHosts: async () => [{ hostId: 'h1', engine: 'simulator', sessions: 0, startedAt: now, heartbeatAt: now }],
     },
     bus: {

@@ -28,7 +28,7 @@ describe('session state machine', () => {
     for (const change of [
       { status: 'qr' as const, qr: 'code-1' },
       { status: 'authenticated' as const },
-      { status: 'connected' as const, me: { id: '1@c.us', pushName: 'A' } },
+      { status: 'connected' as const, me: { id: '1@c.us', pushName: 'A', lid: null } },
     ]) {
       const transition = applyStatusChange(record, change, t1);
       expect(transition.kind).toBe('changed');
@@ -50,17 +50,17 @@ describe('session state machine', () => {
     const restarting = applyStatusChange(failed.record, { status: 'starting' }, t1);
     expect(restarting).toMatchObject({ kind: 'changed', record: { status: 'starting', lastError: { code: 'WHATSAPP_UNREACHABLE' } } });
     if (restarting.kind !== 'changed') return;
-    const connected = applyStatusChange(restarting.record, { status: 'connected', me: { id: '1@c.us', pushName: '' } }, t1);
+    const connected = applyStatusChange(restarting.record, { status: 'connected', me: { id: '1@c.us', pushName: '', lid: null } }, t1);
     expect(connected).toMatchObject({ kind: 'changed', record: { lastError: null } });
   });
 
   it('forgets who the session was when it goes back to qr (logged out)', () => {
-    const connected = { ...recordIn('connected'), me: { id: '1@c.us', pushName: 'A' } };
+    const connected = { ...recordIn('connected'), me: { id: '1@c.us', pushName: 'A', lid: null } };
     expect(applyStatusChange(connected, { status: 'qr', qr: 'new' }, t1)).toMatchObject({ kind: 'changed', record: { me: null, qr: 'new' } });
   });
 
   it('forgets who the session was when the engine says the login is gone, whatever the status', () => {
-    const connected = { ...recordIn('connected'), me: { id: '1@c.us', pushName: 'A' } };
+    const connected = { ...recordIn('connected'), me: { id: '1@c.us', pushName: 'A', lid: null } };
     const failed = applyStatusChange(connected, { status: 'failed', forgetMe: true, lastError: { code: 'LOGGED_OUT', message: 'x' } }, t1);
     expect(failed).toMatchObject({ kind: 'changed', record: { status: 'failed', me: null } });
     const disconnected = applyStatusChange(connected, { status: 'disconnected' }, t1);

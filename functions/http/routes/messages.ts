@@ -18,12 +18,16 @@ import { idempotencyKeyOf, respondStored } from './shared.js';
 export function messageRoutes(deps: ApiDependencies): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
 
-  /** The connected session named in the path and its host, or the contract's error. */
+  /**
+   * The connected session named in the path and its host, or the contract's error. A session whose host is gone
+   * answers 503 at once (its last recorded status says nothing about now).
+   */
   const connectedTarget = async (c: Context<ApiEnv>) => {
     const sessionId = parseOrThrow(sessionIdSchema, c.req.param('sessionId'), 'sessionId');
     const entry = await findSession(deps, sessionId);
+    const hostId = liveOwner(entry);
     if (entry.record.status !== 'connected') throw new SessionNotConnectedError(sessionId, entry.record.status);
-    return { sessionId, hostId: liveOwner(entry) };
+    return { sessionId, hostId };
   };
 
   app.post('/:sessionId/send', async (c) => {
@@ -70,6 +74,18 @@ export function messageRoutes(deps: ApiDependencies): Hono<ApiEnv> {
 
   app.get('/:sessionId/contacts', async (c) => {
     const result = await deps.bus.request(await connectedTarget(c), { type: 'contacts' }, deps.config.commandTimeoutMs, c.get('requestId'));
+    return c.json(result);
+  });
+
+  app.get('/:sessionId/contacts/:contactId', async (c) => {
+    parseOrThrow(sessionIdSchema, c.req.param('sessionId'), 'sessionId');
+    const contactId = parseOrThrow(chatIdSchema, c.req.param('contactId'), 'contactId');
+    const result = await deps.bus.request(
+      await connectedTarget(c),
+      { type: 'contact', contactId },
+      deps.config.commandTimeoutMs,
+      c.get('requestId'),
+    );
     return c.json(result);
   });
 

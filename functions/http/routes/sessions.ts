@@ -2,11 +2,16 @@
 import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import QRCode from 'qrcode';
-import { createSessionBodySchema, emptyBodySchema, parseOrThrow, sessionIdSchema } from '../../../contract/api.js';
+import {
+  createSessionBodySchema,
+  emptyBodySchema,
+  pairingCodeBodySchema,
+  parseOrThrow,
+  sessionIdSchema,
+} from '../../../contract/api.js';
 import { ServiceError } from '../../../contract/errors.js';
-import { publicSession } from '../../../contract/commands.js';
 import type { ApiEnv } from '../api-env.js';
-import { findSession, liveOwner, type ApiDependencies } from '../dependencies.js';
+import { findSession, liveOwner, presentSession, type ApiDependencies } from '../dependencies.js';
 import { answerOf, type StoredResponse } from '../idempotency.js';
 import { readJsonBody as readBody } from '../middleware.js';
 import { idempotencyKeyOf, respondStored } from './shared.js';
@@ -15,8 +20,8 @@ export function sessionRoutes(deps: ApiDependencies): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
 
   app.get('/', async (c) => {
-    const records = await deps.directory.list();
-    return c.json({ sessions: records.map(publicSession) });
+    const entries = await deps.directory.list();
+    return c.json({ sessions: entries.map(presentSession) });
   });
 
   app.post('/', async (c) => {
@@ -41,8 +46,7 @@ export function sessionRoutes(deps: ApiDependencies): Hono<ApiEnv> {
 
   app.get('/:sessionId', async (c) => {
     const sessionId = parseOrThrow(sessionIdSchema, c.req.param('sessionId'), 'sessionId');
-    const { record } = await findSession(deps, sessionId);
-    return c.json({ session: publicSession(record) });
+    return c.json({ session: presentSession(await findSession(deps, sessionId)) });
   });
 
   app.get('/:sessionId/qr', async (c) => {
@@ -60,6 +64,21 @@ export function sessionRoutes(deps: ApiDependencies): Hono<ApiEnv> {
     const dataUrl = await QRCode.toDataURL(record.qr, { margin: 2, width: 320 });
     c.header('cache-control', 'no-store');
     return c.json({ qr: record.qr, dataUrl });
+  });
+
+  app.post('/:sessionId/pairing-code', async (c) => {
+    const sessionId = parseOrThrow(sessionIdSchema, c.req.param('sessionId'), 'sessionId');
+    const body = parseOrThrow(pairingCodeBodySchema, await readBody(c));
+    const entry = await findSession(deps, sessionId);
+    const hostId = liveOwner(entry);
+    if (entry.record.status !== 'qr') {
+      throw new ServiceError('QR_NOT_AVAILABLE', `A pairing code can be asked only while the session shows a QR; it is ${entry.record.status}.`, {
+        details: { status: entry.record.status },
+      });
+    }
+    const result = await deps.bus.request({ hostId, sessionId }, { type: 'pairing-code', phone: body.phone }, deps.config.commandTimeoutMs, c.get('requestId'));
+    c.header('cache-control', 'no-store');
+    return c.json(result, 200);
   });
 
   app.delete('/:sessionId', async (c) => {

@@ -1,6 +1,12 @@
 /** /api/simulator/...: scan a simulated QR, inject a message from outside. Mounted only on the simulator engine. */
 import { Hono } from 'hono';
-import { parseOrThrow, sessionIdSchema, simulatorIncomingBodySchema, simulatorScanBodySchema } from '../../../contract/api.js';
+import {
+  parseOrThrow,
+  sessionIdSchema,
+  simulatorIncomingBodySchema,
+  simulatorPairBodySchema,
+  simulatorScanBodySchema,
+} from '../../../contract/api.js';
 import type { ApiEnv } from '../api-env.js';
 import { findSession, liveOwner, type ApiDependencies } from '../dependencies.js';
 import { readJsonBody } from '../middleware.js';
@@ -15,6 +21,19 @@ export function simulatorRoutes(deps: ApiDependencies): Hono<ApiEnv> {
     const result = await deps.bus.request(
       { hostId: liveOwner(entry), sessionId },
       body.phone === undefined ? { type: 'sim.scan' } : { type: 'sim.scan', phone: body.phone },
+      deps.config.commandTimeoutMs,
+      c.get('requestId'),
+    );
+    return c.json(result, 202);
+  });
+
+  app.post('/sessions/:sessionId/pair', async (c) => {
+    const sessionId = parseOrThrow(sessionIdSchema, c.req.param('sessionId'), 'sessionId');
+    const body = parseOrThrow(simulatorPairBodySchema, await readJsonBody(c));
+    const entry = await findSession(deps, sessionId);
+    const result = await deps.bus.request(
+      { hostId: liveOwner(entry), sessionId },
+      { type: 'sim.pair', code: body.code },
       deps.config.commandTimeoutMs,
       c.get('requestId'),
     );

@@ -4,20 +4,25 @@
  * a fresh QR every `qrRotateMs`, a scan by route or after `autoScanMs`, messages between simulated sessions with
  * acks sent → delivered → read, and outside numbers that reach `delivered` and stay there.
  *
- * The login (phone number and name) is kept in DATA_DIR/simulator-<sessionId>/auth.json, as the real engine keeps
+ * Every simulated account has a phone number and a LID, as WhatsApp accounts have today. Messages between
+ * simulated sessions show the sender by LID, with the phone known only when the two were contacts before (they
+ * become contacts once either has messaged the other). Numbers that begin with 1555999 are not on WhatsApp.
+ * A pairing code links a session as a scan does: `requestPairingCode(phone)`, then `pair(code)` plays the phone.
+ *
+ * The login (phone number, LID and name) is kept in DATA_DIR/simulator-<sessionId>/auth.json, as the real engine keeps
  * its browser profile there, so a logged-in session comes back connected after a restart without a scan. Chats,
  * history and contacts are kept in memory only: a simulated network has no server to sync them back from.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ServiceError } from '../../../contract/errors.js';
-import type { Ack, Chat, Contact, Me, Message } from '../../../contract/api.js';
-import { numberOfChatId } from '../../../contract/api.js';
+import { ContactNotFoundError, RecipientNotOnWhatsAppError, ServiceError } from '../../../contract/errors.js';
+import type { Ack, Chat, Contact, Identity, Me, Message } from '../../../contract/api.js';
+import { formatPairingCode, identityOf, isLid, numberOfChatId } from '../../../contract/api.js';
 import type { SimulatedWireMessage } from '../../../contract/commands.js';
 import type { Logger } from '../../../lib/logger.js';
 import type { Engine, EngineListener, EngineSession, EngineSessionOptions } from '../engine.js';
-import type { SimulatedNetwork } from './simulated-network.js';
+import type { SimulatedAccount, SimulatedNetwork } from './simulated-network.js';
 
 export interface SimulatorEngineOptions {
   network: SimulatedNetwork;
@@ -31,6 +36,8 @@ export interface SimulatorEngineOptions {
 /** What only the simulator can do: the routes under /api/simulator and the traffic between simulated hosts. */
 export interface SimulatorControls {
   scan(phone?: string): Promise<void>;
+  /** The phone types the pairing code: links the session to the number the code was asked for. */
+  pair(code: string): Promise<void>;
   injectIncoming(from: string, text: string): Promise<Message>;
   receive(message: SimulatedWireMessage): Promise<void>;
   applyAck(messageId: string, chatId: string, ack: Ack): void;
@@ -57,10 +64,17 @@ const outsideDeliveryMs = 50;
 
 const ackRank: Record<Ack, number> = { failed: -1, pending: 0, sent: 1, delivered: 2, read: 3, played: 4 };
 
-interface SimulatorAuth {
-  phone: string;
-  pushName: string;
+/** Numbers that begin with this are not on WhatsApp in the simulation (the contract's rule). */
+const unregisteredPrefix = '1555999';
+
+export function isRegisteredSimulatedNumber(phone: string): boolean {
+  return !phone.startsWith(unregisteredPrefix);
 }
+
+type SimulatorAuth = SimulatedAccount;
+
+/** Letters and digits WhatsApp uses in pairing codes (no 0/O, 1/I look-alikes). */
+const pairingAlphabet = 'ABCDEFGHJKLMNPQRSTVWXYZ23456789';
 
 interface ChatState {
   id: string;
@@ -83,7 +97,9 @@ class SimulatedSession implements EngineSession, SimulatorControls {
   private readonly sentById = new Map<string, Message>();
   private phase: Phase = 'stopped';
   private me: Me | null = null;
-  private phone: string | null = null;
+  private account: SimulatorAuth | null = null;
+  /** The pairing code asked for while the QR shows, and the number it links. */
+  private pendingPairing: { phone: string; code: string } | null = null;
   /** Sent messages on their way into the network, in order. */
   private outbox: Promise<void> = Promise.resolve();
 
@@ -103,10 +119,11 @@ class SimulatedSession implements EngineSession, SimulatorControls {
     const auth = await this.readAuth();
     if (auth !== null && (await this.options.network.claimPhone(auth.phone, this.sessionId))) {
       this.phase = 'connected';
-      this.login(auth);
+      await this.login(auth);
       return;
     }
     this.phase = 'qr';
+    this.pendingPairing = null;
     this.showQr();
     this.every(this.options.qrRotateMs, () => this.showQr());
     if (this.options.autoScanMs > 0) {
@@ -123,20 +140,53 @@ class SimulatedSession implements EngineSession, SimulatorControls {
 
   async logout(): Promise<void> {
     await this.stop();
-    if (this.phone !== null) await this.options.network.releasePhone(this.phone, this.sessionId);
+    if (this.account !== null) {
+      await this.options.network.publishAccount(this.sessionId, null);
+      await this.options.network.releasePhone(this.account.phone, this.sessionId);
+    }
     await rm(path.dirname(this.authFile), { recursive: true, force: true });
     this.chats.clear();
     this.contacts.clear();
     this.sentById.clear();
     this.me = null;
-    this.phone = null;
+    this.account = null;
   }
 
   async scan(phone?: string): Promise<void> {
-    if (this.phase !== 'qr') {
-      throw new ServiceError('QR_NOT_AVAILABLE', 'There is no QR to scan: the session is not waiting for one.');
+    this.requireQr();
+    await this.link(phone ?? (await this.freePhone()));
+  }
+
+  async requestPairingCode(phone: string): Promise<string> {
+    this.requireQr();
+    const bytes = randomBytes(8);
+    const code = formatPairingCode(Array.from(bytes, (byte) => pairingAlphabet[byte % pairingAlphabet.length]).join(''));
+    this.pendingPairing = { phone, code };
+    return code;
+  }
+
+  async pair(code: string): Promise<void> {
+    this.requireQr();
+    const pending = this.pendingPairing;
+    if (pending === null || pending.code !== formatPairingCode(code)) {
+      throw new ServiceError(
+        'PAIRING_CODE_MISMATCH',
+        pending === null ? 'No pairing code was asked for this session.' : 'That is not the pairing code this session showed.',
+      );
     }
-    const number = phone ?? (await this.freePhone());
+    await this.link(pending.phone);
+  }
+
+  private requireQr(): void {
+    if (this.phase !== 'qr') {
+      throw new ServiceError('QR_NOT_AVAILABLE', 'There is no QR to scan: the session is not waiting for one.', {
+        details: { status: this.phase === 'connected' ? 'connected' : 'starting' },
+      });
+    }
+  }
+
+  /** The phone linked this device (by scan or pairing code): the number becomes this session's. */
+  private async link(number: string): Promise<void> {
     if (!(await this.options.network.claimPhone(number, this.sessionId))) {
       throw new ServiceError('PHONE_IN_USE', `The number ${number} belongs to another simulated session.`, {
         details: { phone: number },
@@ -147,16 +197,24 @@ class SimulatedSession implements EngineSession, SimulatorControls {
       await this.options.network.releasePhone(number, this.sessionId);
       throw new ServiceError('QR_NOT_AVAILABLE', 'The session stopped waiting for a QR scan.');
     }
-    const auth: SimulatorAuth = { phone: number, pushName: `Sim ${this.sessionId}` };
+    const auth: SimulatorAuth = { phone: number, lid: newLid(), pushName: `Sim ${this.sessionId}` };
+    await this.writeAuth(auth);
+    this.clearTimers();
+    this.pendingPairing = null;
+    this.phase = 'connected';
+    await this.login(auth);
+  }
+
+  private async writeAuth(auth: SimulatorAuth): Promise<void> {
     await mkdir(path.dirname(this.authFile), { recursive: true });
     await writeFile(this.authFile, JSON.stringify(auth), { mode: 0o600 });
-    this.clearTimers();
-    this.phase = 'connected';
-    this.login(auth);
   }
 
   async sendText(chatId: string, text: string): Promise<Message> {
     const me = this.requireConnected();
+    if (chatId.endsWith('@c.us') && !isRegisteredSimulatedNumber(numberOfChatId(chatId))) {
+      throw new RecipientNotOnWhatsAppError(chatId);
+    }
     const wireId = randomBytes(10).toString('hex').toUpperCase();
     const message: Message = {
       id: `true_${chatId}_${wireId}`,
@@ -168,6 +226,7 @@ class SimulatedSession implements EngineSession, SimulatorControls {
       body: text,
       timestamp: new Date().toISOString(),
       ack: 'sent',
+      sender: this.ownIdentity(me),
     };
     this.store(chatId, message, { unread: false });
     // The network carries it after the answer, as WhatsApp's servers do once they have taken a message; the
@@ -181,10 +240,20 @@ class SimulatedSession implements EngineSession, SimulatorControls {
   /** Hands a sent message to the network: to the simulated session that has the number, or to "outside". */
   private async transmit(message: Message, wireId: string, me: Me): Promise<void> {
     const chatId = message.chatId;
-    const receiver = chatId.endsWith('@c.us') ? await this.options.network.sessionOfPhone(numberOfChatId(chatId)) : null;
-    if (receiver !== null && receiver !== this.sessionId) {
+    const network = this.options.network;
+    const digits = numberOfChatId(chatId);
+    const receiver = chatId.endsWith('@c.us')
+      ? await network.accountOfPhone(digits)
+      : isLid(chatId)
+        ? await network.accountOfLid(digits)
+        : null;
+    const own = this.account;
+    if (receiver !== null && receiver.sessionId !== this.sessionId && own !== null) {
+      // WhatsApp shows the sender by LID; the phone only to someone who already was a contact.
+      const known = await network.areContacts(own.lid, receiver.lid);
+      await network.connect(own.lid, receiver.lid);
       // A simulated session with no live host keeps the message `sent`, as a phone that is off would.
-      await this.options.network.deliver(receiver, {
+      await network.deliver(receiver.sessionId, {
         id: wireId,
         from: me.id,
         to: chatId,
@@ -192,6 +261,8 @@ class SimulatedSession implements EngineSession, SimulatorControls {
         timestamp: message.timestamp,
         senderSessionId: this.sessionId,
         senderPushName: me.pushName,
+        senderLid: `${own.lid}@lid`,
+        senderPhone: known ? own.phone : null,
       });
     } else if (this.phase === 'connected') {
       this.after(outsideDeliveryMs, () => this.applyAck(message.id, chatId, 'delivered'));
@@ -200,24 +271,29 @@ class SimulatedSession implements EngineSession, SimulatorControls {
 
   async receive(wire: SimulatedWireMessage): Promise<void> {
     if (this.phase !== 'connected' || this.me === null) return;
+    const sender = identityOf(wire.senderLid, { phone: wire.senderPhone });
+    // A chat this session began with the sender's number stays that chat once the number is known.
+    const phoneChat = wire.senderPhone === null ? undefined : `${wire.senderPhone}@c.us`;
+    const chatId = phoneChat !== undefined && this.chats.has(phoneChat) ? phoneChat : wire.senderLid;
     const message: Message = {
-      id: `false_${wire.from}_${wire.id}`,
-      chatId: wire.from,
-      from: wire.from,
+      id: `false_${chatId}_${wire.id}`,
+      chatId,
+      from: wire.senderLid,
       to: this.me.id,
       fromMe: false,
       type: 'chat',
       body: wire.body,
       timestamp: wire.timestamp,
       ack: 'delivered',
+      sender,
     };
-    this.rememberContact(wire.from, wire.senderPushName);
-    this.store(wire.from, message, { unread: true });
+    this.rememberContact(chatId, wire.senderPushName, sender);
+    this.store(chatId, message, { unread: true });
     this.listener.onMessage({ ...message });
     const senderMessageId = `true_${wire.to}_${wire.id}`;
     await this.options.network.sendAck(wire.senderSessionId, { messageId: senderMessageId, chatId: wire.to, ack: 'delivered' });
     this.after(this.options.readAfterMs, () => {
-      const chat = this.chats.get(wire.from);
+      const chat = this.chats.get(chatId);
       if (chat !== undefined) chat.unreadCount = 0;
       this.options.network
         .sendAck(wire.senderSessionId, { messageId: senderMessageId, chatId: wire.to, ack: 'read' })
@@ -237,8 +313,9 @@ class SimulatedSession implements EngineSession, SimulatorControls {
       body: text,
       timestamp: new Date().toISOString(),
       ack: 'delivered',
+      sender: identityOf(from),
     };
-    this.rememberContact(from, '');
+    this.rememberContact(from, '', identityOf(from));
     this.store(from, message, { unread: true });
     this.listener.onMessage({ ...message });
     return { ...message };
@@ -262,6 +339,8 @@ class SimulatedSession implements EngineSession, SimulatorControls {
           unreadCount: chat.unreadCount,
           timestamp: last?.timestamp ?? new Date(0).toISOString(),
           lastMessage: last === null ? null : { ...last },
+          lid: this.contacts.get(chat.id)?.lid ?? identityOf(chat.id).lid,
+          phone: this.contacts.get(chat.id)?.phone ?? identityOf(chat.id).phone,
         };
       })
       .sort((a, b) => b.timestamp.localeCompare(a.timestamp));
@@ -275,12 +354,61 @@ class SimulatedSession implements EngineSession, SimulatorControls {
     return [...this.contacts.values()].map((contact) => ({ ...contact }));
   }
 
-  private login(auth: SimulatorAuth): void {
-    this.phone = auth.phone;
-    this.me = { id: `${auth.phone}@c.us`, pushName: auth.pushName };
+  /**
+   * What WhatsApp tells of one id: a simulated account by phone (with its LID) or by LID (with the phone only when
+   * the two are contacts), an outside number that is on WhatsApp (phone only), or someone who wrote to this session.
+   */
+  async getContact(contactId: string): Promise<Contact | null> {
+    this.requireConnected();
+    const network = this.options.network;
+    const digits = numberOfChatId(contactId);
+    const local = this.contacts.get(contactId);
+    let identity: Identity | null = null;
+    let pushName = local?.pushName ?? '';
+    if (contactId.endsWith('@c.us')) {
+      const account = await network.accountOfPhone(digits);
+      if (account !== null) {
+        identity = identityOf(contactId, { lid: `${account.lid}@lid` });
+        pushName = account.pushName;
+      } else if (isRegisteredSimulatedNumber(digits)) {
+        identity = identityOf(contactId);
+      }
+    } else if (isLid(contactId)) {
+      const account = await network.accountOfLid(digits);
+      if (account !== null) {
+        const known = this.account !== null && (await network.areContacts(this.account.lid, account.lid));
+        identity = identityOf(contactId, { phone: known ? account.phone : (local?.phone ?? null) });
+        pushName = account.pushName;
+      } else if (local !== undefined) {
+        identity = identityOf(contactId, { phone: local.phone });
+      }
+    } else if (local !== undefined) {
+      return { ...local };
+    }
+    if (identity === null) return null;
+    return {
+      id: contactId,
+      name: local?.name || pushName || identity.phone || digits,
+      pushName,
+      number: identity.phone ?? '',
+      isMyContact: local?.isMyContact ?? false,
+      isGroup: false,
+      lid: identity.lid,
+      phone: identity.phone,
+    };
+  }
+
+  private async login(auth: SimulatorAuth): Promise<void> {
+    this.account = auth;
+    this.me = { id: `${auth.phone}@c.us`, pushName: auth.pushName, lid: `${auth.lid}@lid` };
     const me = this.me;
+    await this.options.network.publishAccount(this.sessionId, auth);
     this.listener.onStatus({ status: 'authenticated' });
     this.listener.onStatus({ status: 'connected', me });
+  }
+
+  private ownIdentity(me: Me): Identity {
+    return identityOf(me.id, { lid: me.lid });
   }
 
   private showQr(): void {
@@ -309,16 +437,19 @@ class SimulatedSession implements EngineSession, SimulatorControls {
     if (unread) chat.unreadCount += 1;
   }
 
-  private rememberContact(chatId: string, pushName: string): void {
+  private rememberContact(chatId: string, pushName: string, identity: Identity): void {
     const existing = this.contacts.get(chatId);
-    const name = pushName || existing?.name || numberOfChatId(chatId);
+    const phone = identity.phone ?? existing?.phone ?? null;
+    const name = pushName || existing?.name || phone || numberOfChatId(chatId);
     this.contacts.set(chatId, {
       id: chatId,
       name,
       pushName: pushName || existing?.pushName || '',
-      number: numberOfChatId(chatId),
+      number: phone ?? '',
       isMyContact: false,
       isGroup: chatId.endsWith('@g.us'),
+      lid: identity.lid ?? existing?.lid ?? null,
+      phone,
     });
     const chat = this.chats.get(chatId);
     if (chat !== undefined) chat.name = name;
@@ -344,7 +475,11 @@ class SimulatedSession implements EngineSession, SimulatorControls {
         typeof parsed.phone === 'string' &&
         typeof parsed.pushName === 'string'
       ) {
-        return { phone: parsed.phone, pushName: parsed.pushName };
+        // Logins saved before accounts had LIDs get one now, kept from then on.
+        const lid = 'lid' in parsed && typeof parsed.lid === 'string' ? parsed.lid : null;
+        const auth = { phone: parsed.phone, pushName: parsed.pushName, lid: lid ?? newLid() };
+        if (lid === null) await this.writeAuth(auth);
+        return auth;
       }
       this.logger.warn('ignored a simulator login file that does not parse');
       return null;
@@ -370,4 +505,10 @@ class SimulatedSession implements EngineSession, SimulatorControls {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
   }
+}
+
+/** A LID as WhatsApp hands them out: 15 digits, unrelated to the phone number. */
+function newLid(): string {
+  const digits = Array.from(randomBytes(14), (byte) => String(byte % 10)).join('');
+  return `2${digits}`;
 }
