@@ -110,7 +110,12 @@ export const commandResultSchemas = {
   'sim.incoming': z.object({ message: messageSchema }),
   'sim.deliver': emptyResult,
   'sim.ack': emptyResult,
-  'ws.resume': z.object({ replayed: z.number().int().nonnegative(), expired: z.boolean() }),
+  // The host answers as soon as the replay is queued (the replay then answers the client itself with `resumed`);
+  // a host of an earlier version answers after its replay, with the counts.
+  'ws.resume': z.union([
+    z.object({ queued: z.literal(true) }),
+    z.object({ replayed: z.number().int().nonnegative(), expired: z.boolean() }),
+  ]),
 } satisfies Record<CommandType, z.ZodType>;
 
 export type CommandResult<T extends CommandType> = z.infer<(typeof commandResultSchemas)[T]>;

@@ -4,7 +4,8 @@ import type { CommandHandler } from './command-worker.js';
 import type { SessionManager } from './sessions/session-manager.js';
 
 export interface ResumeHandler {
-  resume(connectionId: string, sessionId: string, after: string): Promise<{ replayed: number; expired: boolean }>;
+  /** Starts a replay on the connection's own queue; the replay answers the client itself (`resumed` or `error`). */
+  startResume(connectionId: string, sessionId: string, after: string): void;
 }
 
 export function createCommandHandler(sessions: SessionManager, resumer: ResumeHandler): CommandHandler {
@@ -41,7 +42,10 @@ export function createCommandHandler(sessions: SessionManager, resumer: ResumeHa
         sessions.simulatorAck(sessionId, command);
         return {};
       case 'ws.resume':
-        return resumer.resume(command.connectionId, sessionId, command.after);
+        // Only queued here: a replay (thousands of events, or a client that leaves halfway) must never hold the
+        // command that started it, nor the session's commands behind it. The pusher posts `resumed` when done.
+        resumer.startResume(command.connectionId, sessionId, command.after);
+        return { queued: true };
     }
   };
 }

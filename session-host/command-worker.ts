@@ -5,6 +5,11 @@
  *   later by, say, a message it gave up on.
  * - Commands of one session run one at a time, in the order they were pushed; different sessions run in parallel,
  *   at most `concurrency` at once.
+ * - `ws.*` commands (a WebSocket client's `resume`) are about a connection, not the session's client: they run at
+ *   once, outside the session's chain, so that they never wait behind the session's commands nor hold them up
+ *   (their handler only queues the work on the connection's own queue and returns).
+ * - `stuck()` tells how many commands have been in flight for more than twice the time their caller gave them:
+ *   when they take every slot, the host takes no work, and says so (health, heartbeat).
  * - `stop()` stops taking commands and waits (bounded) for those in flight, for a graceful shutdown.
  */
 import { commandEnvelopeSchema, type CommandEnvelope, type CommandReply } from '../contract/commands.js';
@@ -32,6 +37,8 @@ export interface CommandWorkerOptions {
 const blockSeconds = 1;
 /** After a BRPOP wakes up, take up to this many more at once: fewer round trips under load. */
 const batchSize = 100;
+/** The least time a command counts as given, for `stuck()`: one taken just before its deadline may still run a bit. */
+const minimumBudgetMs = 1_000;
 
 export class CommandWorker {
   private readonly options: CommandWorkerOptions;
@@ -42,6 +49,9 @@ export class CommandWorker {
   private loop: Promise<void> | undefined;
   private inFlight = 0;
   private slotFreed: (() => void) | undefined;
+  /** Every command taken and not finished (waiting behind its session's, or running), with when it counts as stuck. */
+  private readonly accepted = new Map<CommandEnvelope, { sessionId: string; type: string; acceptedAt: number; stuckAt: number }>();
+  private readonly outsideChains = new Set<Promise<void>>();
 
   constructor(options: CommandWorkerOptions) {
     this.options = options;
@@ -65,7 +75,7 @@ export class CommandWorker {
     await Promise.race([
       (async () => {
         await this.loop;
-        await Promise.all(this.perSession.values());
+        await Promise.all([...this.perSession.values(), ...this.outsideChains]);
       })(),
       deadline,
     ]);
@@ -109,15 +119,56 @@ export class CommandWorker {
       logger.error('dropped a command that is not JSON');
       return;
     }
-    const previous = this.perSession.get(envelope.sessionId) ?? Promise.resolve();
     this.inFlight += 1;
+    const acceptedAt = this.now();
+    // Stuck: still in flight after twice the time its caller gave it (at least a second, for commands taken late).
+    const stuckAt = acceptedAt + 2 * Math.max(envelope.deadline - acceptedAt, minimumBudgetMs);
+    this.accepted.set(envelope, { sessionId: envelope.sessionId, type: envelope.command.type, acceptedAt, stuckAt });
+    const finished = () => {
+      this.inFlight -= 1;
+      this.accepted.delete(envelope);
+      this.slotFreed?.();
+    };
+    if (envelope.command.type.startsWith('ws.')) {
+      const current = this.execute(envelope);
+      this.outsideChains.add(current);
+      void current.finally(() => {
+        this.outsideChains.delete(current);
+        finished();
+      });
+      return;
+    }
+    const previous = this.perSession.get(envelope.sessionId) ?? Promise.resolve();
     const current = previous.then(() => this.execute(envelope));
     this.perSession.set(envelope.sessionId, current);
     void current.finally(() => {
-      this.inFlight -= 1;
       if (this.perSession.get(envelope.sessionId) === current) this.perSession.delete(envelope.sessionId);
-      this.slotFreed?.();
+      finished();
     });
+  }
+
+  /**
+   * The commands in flight past twice their caller's deadline (running, or waiting behind one of their session's
+   * that is), the oldest first; `slots` is how many commands may be in flight at once.
+   */
+  stuck(): { slots: number; inFlight: number; stuck: Array<{ sessionId: string; type: string; inFlightMs: number }> } {
+    const now = this.now();
+    const stuck = [...this.accepted.values()]
+      .filter((command) => now > command.stuckAt)
+      .sort((a, b) => a.acceptedAt - b.acceptedAt)
+      .map((command) => ({ sessionId: command.sessionId, type: command.type, inFlightMs: now - command.acceptedAt }));
+    return { slots: this.options.concurrency, inFlight: this.inFlight, stuck };
+  }
+
+  /** Null while the worker can take work; else why it cannot: every slot is held by a stuck command. */
+  problem(): string | null {
+    const { slots, stuck } = this.stuck();
+    if (stuck.length < slots) return null;
+    const oldest = stuck[0];
+    return (
+      `all ${slots} command slots are held by commands stuck past twice their deadline` +
+      (oldest === undefined ? '' : ` (oldest: ${oldest.type} of session ${oldest.sessionId}, in flight for ${oldest.inFlightMs} ms)`)
+    );
   }
 
   private async execute(envelope: CommandEnvelope): Promise<void> {

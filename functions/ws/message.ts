@@ -1,11 +1,19 @@
 /**
  * Every message a client sends (`subscribe`, `unsubscribe`, `resume`, `ping`, and anything else via `$default`).
- * Answers go back with PostToConnection: what a WebSocket handler returns is not sent to the client.
+ * Answers go back with PostToConnection: what a WebSocket handler returns is not sent to the client. Every `error`
+ * frame names the action it answers and the session that action was about (contract/ws-frames.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { clientActionSchema, type ClientAction } from '../../contract/events.js';
-import { describeIssues } from '../../contract/api.js';
+import { describeIssues, sessionIdSchema } from '../../contract/api.js';
 import { ServiceError } from '../../contract/errors.js';
+import {
+  clientActionNames,
+  type ClientActionName,
+  type ControlFrame,
+  type ErrorFrame,
+  type WsErrorCode,
+} from '../../contract/ws-frames.js';
 import type { Logger } from '../../lib/logger.js';
 import { getRuntime, type FunctionsRuntime } from '../runtime.js';
 import type { WebSocketEvent, WebSocketResult } from './websocket-event.js';
@@ -13,26 +21,37 @@ import type { WebSocketEvent, WebSocketResult } from './websocket-event.js';
 /** Far below API Gateway's 128 KB: no action of the contract is anywhere near this. */
 const maxActionBytes = 16 * 1024;
 
+/** What an error frame can say about the message it answers, as far as the message could be read. */
+interface Subject {
+  action?: ClientActionName;
+  sessionId?: string;
+}
+
 export async function handler(event: WebSocketEvent): Promise<WebSocketResult> {
   const runtime = getRuntime();
   const connectionId = event.requestContext.connectionId;
   const requestId = event.requestContext.requestId ?? randomUUID();
   const log = runtime.logger.child({ connectionId, requestId });
-  const reply = async (frame: unknown) => {
+  const reply = async (frame: ControlFrame) => {
     const outcome = await runtime.poster.post(connectionId, JSON.stringify(frame));
     if (outcome === 'gone') await runtime.connections.remove(connectionId).catch(() => undefined);
     else if (outcome !== 'sent') log.warn({ outcome }, 'could not answer a client');
   };
-  const fail = (code: string, message: string) => reply({ event: 'error', data: { code, message } });
+  let subject: Subject = {};
+  const fail = (code: WsErrorCode, message: string) => {
+    const frame: ErrorFrame = { event: 'error', ...subject, data: { code, message } };
+    return reply(frame);
+  };
 
   try {
-    const action = parseAction(event);
-    if ('error' in action) {
-      await fail(action.error.code, action.error.message);
+    const parsed = parseAction(event);
+    subject = parsed.subject;
+    if ('error' in parsed) {
+      await fail(parsed.error.code, parsed.error.message);
       return { statusCode: 200 };
     }
     await runtime.ready();
-    await run(action.action, runtime, connectionId, requestId, log, reply);
+    await run(parsed.action, runtime, connectionId, requestId, log, reply);
   } catch (error) {
     if (error instanceof ServiceError) {
       await fail(error.code, error.message);
@@ -50,7 +69,7 @@ async function run(
   connectionId: string,
   requestId: string,
   log: Logger,
-  reply: (frame: unknown) => Promise<void>,
+  reply: (frame: ControlFrame) => Promise<void>,
 ): Promise<void> {
   switch (action.action) {
     case 'ping':
@@ -66,46 +85,65 @@ async function run(
       return;
     case 'resume': {
       // The host that owns the session replays from its log, in the same queue as its live events for this
-      // connection: that is what keeps the seam free of gaps and duplicates.
+      // connection (that keeps the seam free of gaps and duplicates), and answers the client itself: `resumed` when
+      // the replay is done, or an error frame. Its reply here only says the replay is queued, so a replay longer
+      // than the command deadline is not an error; TIMEOUT now means the host did not take the resume at all.
       const entry = await runtime.directory.get(action.sessionId);
       if (entry === null) throw new ServiceError('SESSION_NOT_FOUND', `No session named '${action.sessionId}'.`);
       if (entry.ownerHostId === null) {
         throw new ServiceError('SESSION_HOST_UNAVAILABLE', `No session host answers for session '${action.sessionId}' right now.`);
       }
-      const outcome = await runtime.bus.request(
-        { hostId: entry.ownerHostId, sessionId: action.sessionId },
-        { type: 'ws.resume', connectionId, after: action.after },
-        runtime.config.commandTimeoutMs,
-        requestId,
-      );
-      log.info({ sessionId: action.sessionId, ...outcome }, 'resumed');
+      let outcome;
+      try {
+        outcome = await runtime.bus.request(
+          { hostId: entry.ownerHostId, sessionId: action.sessionId },
+          { type: 'ws.resume', connectionId, after: action.after },
+          runtime.config.commandTimeoutMs,
+          requestId,
+        );
+      } catch (error) {
+        if (error instanceof ServiceError && error.code === 'TIMEOUT') {
+          throw new ServiceError('TIMEOUT', `The session host did not take the resume within ${runtime.config.commandTimeoutMs} ms; nothing was replayed. Send it again.`);
+        }
+        throw error;
+      }
+      if ('replayed' in outcome) {
+        // A host of an earlier version replayed before answering: say it is done on its behalf.
+        await reply({ event: 'resumed', sessionId: action.sessionId, replayed: outcome.replayed, expired: outcome.expired });
+      }
+      log.info({ sessionId: action.sessionId, ...outcome }, 'resume handed to the session host');
       return;
     }
   }
 }
 
-function parseAction(event: WebSocketEvent): { action: ClientAction } | { error: { code: string; message: string } } {
+type Parsed = { subject: Subject } & ({ action: ClientAction } | { error: { code: WsErrorCode; message: string } });
+
+function parseAction(event: WebSocketEvent): Parsed {
   const raw = event.isBase64Encoded === true ? Buffer.from(event.body ?? '', 'base64').toString('utf8') : (event.body ?? '');
   if (Buffer.byteLength(raw) > maxActionBytes) {
-    return { error: { code: 'PAYLOAD_TOO_LARGE', message: `A client message may be at most ${maxActionBytes} bytes.` } };
+    return { subject: {}, error: { code: 'PAYLOAD_TOO_LARGE', message: `A client message may be at most ${maxActionBytes} bytes.` } };
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
   } catch {
-    return { error: { code: 'VALIDATION_FAILED', message: 'A client message must be a JSON object with an "action".' } };
+    return { subject: {}, error: { code: 'VALIDATION_FAILED', message: 'A client message must be a JSON object with an "action".' } };
   }
-  const known = ['subscribe', 'unsubscribe', 'resume', 'ping'];
-  const actionName = typeof parsed === 'object' && parsed !== null && 'action' in parsed ? parsed.action : undefined;
-  if (typeof actionName !== 'string' || !known.includes(actionName)) {
-    return { error: { code: 'UNKNOWN_ACTION', message: `"action" must be one of ${known.join(', ')}.` } };
+  const fields: Record<string, unknown> = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
+  const actionName = clientActionNames.find((name) => name === fields.action);
+  if (actionName === undefined) {
+    return { subject: {}, error: { code: 'UNKNOWN_ACTION', message: `"action" must be one of ${clientActionNames.join(', ')}.` } };
   }
+  // The session the action names, when it is a well-formed id: the error frame then says which session it is about.
+  const sessionId = sessionIdSchema.safeParse(fields.sessionId);
+  const subject: Subject = { action: actionName, ...(sessionId.success ? { sessionId: sessionId.data } : {}) };
   const action = clientActionSchema.safeParse(parsed);
   if (!action.success) {
-    const fields = describeIssues(action.error);
-    return { error: { code: 'VALIDATION_FAILED', message: fields.map((field) => `${field.path} ${field.message}`).join('; ') } };
+    const issues = describeIssues(action.error);
+    return { subject, error: { code: 'VALIDATION_FAILED', message: issues.map((field) => `${field.path} ${field.message}`).join('; ') } };
   }
-  return { action: action.data };
+  return { subject, action: action.data };
 }
 
 function unknownConnection(): ServiceError {

@@ -10,6 +10,12 @@
  * them from the log), and every live event at or below the last replayed id is skipped. Each connection remembers,
  * per session, the span of ids it has been sent (live events of a session reach a connection without a hole), so
  * a client whose live stream had begun before it asked to resume is not sent that span twice.
+ *
+ * A replay belongs to its connection only: it runs on that connection's queue, never on a session's command queue
+ * (the `ws.resume` command just starts it), and it ends with the connection: the replay answers the client itself,
+ * `resumed` after the last replayed event or an `error` frame naming the action, and every way out of it settles
+ * the promise `resume` returned (a connection gone mid-replay, a frame that keeps failing, a log that cannot be read,
+ * a shutdown).
  */
 import type { ServiceEvent } from '../../contract/events.js';
 import { ServiceError } from '../../contract/errors.js';
@@ -17,6 +23,7 @@ import type { ConnectionPoster } from '../../lib/connection-poster.js';
 import type { Logger } from '../../lib/logger.js';
 import type { ConnectionRegistry } from '../../lib/ws-connections.js';
 import type { ResumeHandler } from '../command-handlers.js';
+import type { ErrorFrame, ResumedFrame, WsErrorCode } from '../../contract/ws-frames.js';
 import { compareStreamIds, type EventLog } from './event-log.js';
 
 /** API Gateway refuses a WebSocket frame over 128 KB; stay a little under it. */
@@ -35,6 +42,11 @@ export interface EventPusherOptions {
   maxBackoffMs?: number;
 }
 
+export interface ResumeOutcome {
+  replayed: number;
+  expired: boolean;
+}
+
 type Job =
   /** `previousId`: the session's event dispatched just before this one (null for the first this host saw). */
   | { kind: 'live'; event: ServiceEvent; previousId: string | null }
@@ -42,9 +54,19 @@ type Job =
       kind: 'resume';
       sessionId: string;
       after: string;
-      done: (outcome: { replayed: number; expired: boolean }) => void;
+      done: (outcome: ResumeOutcome) => void;
       fail: (error: unknown) => void;
     };
+
+/** Why a replay ended early: the connection is gone, or a frame to it kept failing. */
+class ReplayEnded extends Error {
+  constructor(
+    readonly reason: 'gone' | 'failing' | 'stopped',
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 /**
  * Every event of the session with `first` ≤ id ≤ `last` has been sent to the connection: a span grows only by the
@@ -71,6 +93,8 @@ export class EventPusher implements ResumeHandler {
   private readonly options: Required<Omit<EventPusherOptions, 'events' | 'connections' | 'poster' | 'logger'>> &
     EventPusherOptions;
   private unsubscribe: (() => void) | undefined;
+  /** Set once `stop` has waited its time: replays end at their next frame, new resumes are refused. */
+  private stopped = false;
   private sweeper: NodeJS.Timeout | undefined;
   /** Per session: recipient look-ups run in order within a session, in parallel across sessions. */
   private readonly dispatching = new Map<string, Promise<void>>();
@@ -101,7 +125,10 @@ export class EventPusher implements ResumeHandler {
     this.sweeper.unref();
   }
 
-  /** Stops taking new events; waits (bounded) for the queues to drain. */
+  /**
+   * Stops taking new events; waits (bounded) for the queues to drain. What is still replaying then ends at its next
+   * frame, and every resume still queued is failed: no caller is left waiting on a host that is going away.
+   */
   async stop(timeoutMs: number): Promise<void> {
     clearInterval(this.sweeper);
     this.sweeper = undefined;
@@ -112,10 +139,27 @@ export class EventPusher implements ResumeHandler {
     while ([...this.queues.values()].some((queue) => queue.working) && Date.now() - started < timeoutMs) {
       await sleep(20);
     }
+    this.stopped = true;
+    for (const queue of this.queues.values()) {
+      for (const job of queue.jobs) {
+        if (job.kind === 'resume') job.fail(new ServiceError('SESSION_HOST_UNAVAILABLE', 'The session host is shutting down.'));
+      }
+      queue.jobs = [];
+    }
   }
 
-  async resume(connectionId: string, sessionId: string, after: string): Promise<{ replayed: number; expired: boolean }> {
-    const outcome = new Promise<{ replayed: number; expired: boolean }>((done, fail) => {
+  /**
+   * Replays the events of `sessionId` after `after` to the connection, on the connection's own queue, then the live
+   * ones. The client is answered by the replay itself: `resumed` with the counts when it is done, or an `error` frame
+   * (action `resume`) when it failed and the connection can still be reached. The promise settles on every path:
+   * with the counts, or with the error (a `ServiceError`; `NOT_FOUND` when the connection is gone or unregistered).
+   */
+  resume(connectionId: string, sessionId: string, after: string): Promise<ResumeOutcome> {
+    const outcome = new Promise<ResumeOutcome>((done, fail) => {
+      if (this.stopped) {
+        fail(new ServiceError('SESSION_HOST_UNAVAILABLE', 'The session host is shutting down.'));
+        return;
+      }
       const queue = this.queueOf(connectionId);
       // Live events of this session still waiting are covered by the replay (or the client has them already).
       queue.jobs = queue.jobs.filter((job) => job.kind !== 'live' || job.event.sessionId !== sessionId);
@@ -123,6 +167,21 @@ export class EventPusher implements ResumeHandler {
     });
     this.work(connectionId);
     return outcome;
+  }
+
+  /**
+   * `resume` for the `ws.resume` command: starts the replay and returns at once; the replay answers the client
+   * itself, so nothing waits for it (and nothing can be held up by it).
+   */
+  startResume(connectionId: string, sessionId: string, after: string): void {
+    this.resume(connectionId, sessionId, after).then(
+      (outcome) => this.options.logger.info({ connectionId, sessionId, after, ...outcome }, 'resumed'),
+      (error: unknown) =>
+        this.options.logger.info(
+          { connectionId, sessionId, after, reason: error instanceof Error ? error.message : String(error) },
+          'a resume ended without completing',
+        ),
+    );
   }
 
   private async dispatch(event: ServiceEvent): Promise<void> {
@@ -191,54 +250,82 @@ export class EventPusher implements ResumeHandler {
     return true;
   }
 
+  /** false when the connection is gone. Settles the job on every path. */
   private async replay(connectionId: string, queue: ConnectionQueue, job: Extract<Job, { kind: 'resume' }>): Promise<boolean> {
+    const { sessionId } = job;
+    // Every frame of the replay goes through here: a connection that is gone, or keeps failing, ends its own replay.
+    const send = async (frame: string) => {
+      if (this.stopped) throw new ReplayEnded('stopped', 'The session host is shutting down; resume again from the last event id received.');
+      const outcome = await this.post(connectionId, frame, sessionId);
+      if (outcome === 'gone') throw new ReplayEnded('gone', 'The connection went away during the replay.');
+      if (outcome === 'dropped') {
+        throw new ReplayEnded('failing', 'Frames to this connection keep failing; resume again from the last event id received.');
+      }
+    };
+    const span = queue.sent.get(sessionId);
+    let cursor = job.after;
+    let firstReplayed: string | undefined;
     try {
       // Subscribe before reading the log: an event appended after the read is then sure to be queued live.
-      if (!(await this.options.connections.follow(connectionId, job.sessionId))) {
-        job.fail(new ServiceError('NOT_FOUND', 'The connection is not registered (gone or expired).'));
-        return true;
+      if (!(await this.options.connections.follow(connectionId, sessionId))) {
+        throw new ServiceError('NOT_FOUND', 'The connection is not registered (gone or expired).');
       }
-      const span = queue.sent.get(job.sessionId);
-      let cursor = job.after;
-      let firstReplayed: string | undefined;
       let replayed = 0;
       let expired = false;
-      let broken = false;
       for (let page = 0; ; page += 1) {
-        const { events, expired: pageExpired } = await this.options.events.readAfter(job.sessionId, cursor, replayPageSize);
+        const { events, expired: pageExpired } = await this.options.events.readAfter(sessionId, cursor, replayPageSize);
         if (page === 0 && pageExpired) {
           expired = true;
-          const frame = JSON.stringify({
-            event: 'error',
-            sessionId: job.sessionId,
-            data: { code: 'EVENTS_EXPIRED', message: `Events after ${job.after} are no longer kept; replaying from the oldest kept.` },
-          });
-          if ((await this.post(connectionId, frame, job.sessionId)) === 'gone') return false;
+          await send(
+            errorFrame(sessionId, 'EVENTS_EXPIRED', `Events after ${job.after} are no longer kept; replaying from the oldest kept.`),
+          );
         }
         for (const event of events) {
-          cursor = event.id;
           const sentAlready = span !== undefined && compareStreamIds(event.id, span.first) >= 0 && compareStreamIds(event.id, span.last) <= 0;
-          if (sentAlready) continue;
-          const outcome = await this.post(connectionId, frameOf(event), job.sessionId);
-          if (outcome === 'gone') return false;
-          if (outcome === 'dropped') broken = true;
-          firstReplayed ??= event.id;
-          replayed += 1;
+          if (!sentAlready) {
+            await send(frameOf(event));
+            firstReplayed ??= event.id;
+            replayed += 1;
+          }
+          cursor = event.id;
         }
         if (events.length < replayPageSize) break;
       }
-      // Everything after `after` up to `cursor` has now been sent, unless a frame was dropped: then keep no span, so
-      // that a later resume sends again rather than skips.
-      const first = [firstReplayed, span?.first].filter((id): id is string => id !== undefined).sort(compareStreamIds)[0];
-      const last = [cursor, span?.last].filter((id): id is string => id !== undefined).sort(compareStreamIds).at(-1);
-      if (broken) queue.sent.delete(job.sessionId);
-      else if (first !== undefined && last !== undefined) queue.sent.set(job.sessionId, { first, last });
+      // Everything after `after` up to `cursor` has now been sent.
+      this.remember(queue, sessionId, span, firstReplayed, cursor);
+      const resumed: ResumedFrame = { event: 'resumed', sessionId, replayed, expired };
+      await send(JSON.stringify(resumed));
       job.done({ replayed, expired });
       return true;
     } catch (error) {
-      job.fail(error);
-      return true;
+      // Keep no span: a later resume then sends again rather than skips (a hole must never be taken for sent).
+      queue.sent.delete(sessionId);
+      if (error instanceof ReplayEnded) {
+        const code = error.reason === 'gone' ? 'NOT_FOUND' : error.reason === 'stopped' ? 'SESSION_HOST_UNAVAILABLE' : 'SERVICE_UNAVAILABLE';
+        job.fail(new ServiceError(code, error.message));
+        if (error.reason === 'gone') return false;
+        // A failing connection may still take one more frame: tell it, once, without retries.
+        await this.options.poster.post(connectionId, errorFrame(sessionId, code, error.message, 'resume')).catch(() => 'failed');
+        return true;
+      }
+      const failure =
+        error instanceof ServiceError
+          ? error
+          : new ServiceError('INTERNAL', 'The replay failed on the session host; resume again from the last event id received.', {
+              cause: error,
+            });
+      if (!(error instanceof ServiceError)) this.options.logger.error({ err: error, connectionId, sessionId }, 'a replay failed');
+      job.fail(failure);
+      const outcome = await this.post(connectionId, errorFrame(sessionId, failure.code, failure.message, 'resume'), sessionId);
+      return outcome !== 'gone';
     }
+  }
+
+  /** Records that every event of the session from `firstReplayed` (or the span already sent) to `last` was sent. */
+  private remember(queue: ConnectionQueue, sessionId: string, span: SentSpan | undefined, firstReplayed: string | undefined, last: string): void {
+    const first = [firstReplayed, span?.first].filter((id): id is string => id !== undefined).sort(compareStreamIds)[0];
+    const end = [last, span?.last].filter((id): id is string => id !== undefined).sort(compareStreamIds).at(-1);
+    if (first !== undefined && end !== undefined) queue.sent.set(sessionId, { first, last: end });
   }
 
   /** Posts with retries: `dropped` when the frame kept failing (logged), `gone` when the connection is. */
@@ -295,6 +382,12 @@ export function frameOf(event: ServiceEvent): string {
     return best;
   }
   return JSON.stringify({ ...event, truncated: true, data: null });
+}
+
+/** An `error` frame about a session; `action` names the client action it answers (a resume's failure). */
+function errorFrame(sessionId: string, code: WsErrorCode, message: string, action: 'resume' = 'resume'): string {
+  const frame: ErrorFrame = { event: 'error', sessionId, action, data: { code, message } };
+  return JSON.stringify(frame);
 }
 
 function sleep(ms: number): Promise<void> {
