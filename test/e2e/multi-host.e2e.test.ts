@@ -70,7 +70,8 @@ describe('several session hosts on one Redis', () => {
     expect(sent.status).toBe(201);
     const sender = await connected(from);
     await eventually('the message on the other host', async () => {
-      const history = await stack.api.request<{ messages: Message[] }>('GET', `/api/messages/${to}/chat/${encodeURIComponent(sender.me!.id)}`);
+      // The receiver did not have the sender's number: the chat is the sender's LID.
+      const history = await stack.api.request<{ messages: Message[] }>('GET', `/api/messages/${to}/chat/${encodeURIComponent(sender.me!.lid!)}`);
       return history.body.messages.some((message) => message.body === 'across hosts') ? true : undefined;
     });
   });

@@ -23,6 +23,8 @@ afterAll(async () => {
 const alicePhone = '15550100001';
 const bobPhone = '15550100002';
 let bobId = '';
+/** Alice's LID: WhatsApp shows her by it to people who did not have her number yet. */
+let aliceLid = '';
 
 async function session(id: string): Promise<Session> {
   const response = await stack.api.request<{ session: Session }>('GET', `/api/sessions/${id}`);
@@ -114,7 +116,8 @@ describe('REST API end to end on the simulator', () => {
     expect(scanBob.status).toBe(202);
 
     const alice = await statusBecomes('alice', 'connected');
-    expect(alice.me).toEqual({ id: `${alicePhone}@c.us`, pushName: 'Sim alice' });
+    expect(alice.me).toEqual({ id: `${alicePhone}@c.us`, pushName: 'Sim alice', lid: expect.stringMatching(/^\d{15}@lid$/) });
+    aliceLid = alice.me?.lid ?? '';
     const bob = await statusBecomes(bobId, 'connected');
     expect(bob.me?.id).toBe(`${bobPhone}@c.us`);
 
@@ -146,15 +149,17 @@ describe('REST API end to end on the simulator', () => {
       const chats = await stack.api.request<{ chats: Chat[] }>('GET', `/api/messages/${bobId}/chats`);
       return chats.body.chats.length > 0 ? chats.body.chats : undefined;
     });
-    expect(bobChats[0]).toMatchObject({ id: `${alicePhone}@c.us`, isGroup: false, lastMessage: { body: 'hello bob', fromMe: false } });
+    // Bob did not have Alice's number: WhatsApp shows her by her LID (Part 2 of the contract).
+    expect(bobChats[0]).toMatchObject({ id: aliceLid, isGroup: false, lid: aliceLid, phone: null, lastMessage: { body: 'hello bob', fromMe: false } });
 
-    const history = await stack.api.request<{ messages: Message[] }>('GET', `/api/messages/${bobId}/chat/${alicePhone}@c.us?limit=10`);
+    const history = await stack.api.request<{ messages: Message[] }>('GET', `/api/messages/${bobId}/chat/${encodeURIComponent(aliceLid)}?limit=10`);
     expect(history.status).toBe(200);
     expect(history.body.messages.map((message) => message.body)).toEqual(['hello bob']);
+    expect(history.body.messages[0]?.sender).toEqual({ id: aliceLid, lid: aliceLid, phone: null });
 
     const contacts = await stack.api.request<{ contacts: Contact[] }>('GET', `/api/messages/${bobId}/contacts`);
     expect(contacts.body.contacts).toContainEqual(
-      expect.objectContaining({ id: `${alicePhone}@c.us`, number: alicePhone, pushName: 'Sim alice', isGroup: false }),
+      expect.objectContaining({ id: aliceLid, number: '', pushName: 'Sim alice', isGroup: false, lid: aliceLid, phone: null }),
     );
 
     await eventually('the ack on alice side to reach read', async () => {
