@@ -1,6 +1,29 @@
 /** whatsapp-web.js objects → the contract's shapes (contract/api.ts). Times become ISO-8601 UTC strings. */
 import type WAWebJS from 'whatsapp-web.js';
-import type { Ack, Chat, Contact, Message } from '../../../contract/api.js';
+import { identityOf, isLid, numberOfChatId, type Ack, type Chat, type Contact, type Identity, type Me, type Message } from '../../../contract/api.js';
+import { normaliseMsgKey } from './msgkey-shim.js';
+
+/** What is known beside an id: its LID and its phone (digits), each null when WhatsApp has not told. */
+export interface KnownIdentity {
+  lid: string | null;
+  phone: string | null;
+}
+
+/** Looks up what the engine has learnt of an id (LID ↔ phone); undefined when nothing. */
+export type IdentityLookup = (id: string) => KnownIdentity | undefined;
+
+const knowNothing: IdentityLookup = () => undefined;
+
+/** The identity of a person's id with what is known of it. */
+export function identityWith(id: string, known: IdentityLookup): Identity {
+  const found = known(id);
+  return identityOf(id, found === undefined ? {} : { lid: found.lid, phone: found.phone });
+}
+
+/** The serialized id of a message, whatever the WhatsApp Web build calls the key's field (see msgkey-shim.ts). */
+export function messageIdOf(message: WAWebJS.Message): string {
+  return normaliseMsgKey(message.id);
+}
 
 /** whatsapp-web.js's MessageAck (-1..4) → the contract's names. */
 export function ackName(ack: number | undefined): Ack {
@@ -68,23 +91,47 @@ export function isPersonMessage(message: WAWebJS.Message): boolean {
   return true;
 }
 
-export function toMessage(message: WAWebJS.Message, ackOverride?: Ack): Message {
+export interface MessageContext {
+  /** The ack to report instead of the message's own. */
+  ack?: Ack;
+  /** The session's account: the sender of its own messages. */
+  me?: Me | null;
+  known?: IdentityLookup;
+}
+
+export function toMessage(message: WAWebJS.Message, context: MessageContext = {}): Message {
+  const fromMe = Boolean(message.fromMe);
+  const from = serialized(message.from);
+  const me = context.me ?? null;
+  const known = context.known ?? knowNothing;
+  // Who wrote it: for the session's own messages the account; else the group participant or the chat's person.
+  const senderId = fromMe && me !== null && me.id !== '' ? me.id : serialized(message.author as IdLike) || from;
+  const sender =
+    fromMe && me !== null && me.id !== '' ? identityOf(me.id, { lid: me.lid ?? null }) : identityWith(senderId, known);
   return {
-    id: message.id._serialized,
+    id: messageIdOf(message),
     chatId: chatIdOf(message),
-    from: serialized(message.from),
+    from,
     to: serialized(message.to),
-    fromMe: Boolean(message.fromMe),
+    fromMe,
     type: String(message.type ?? '') || 'chat',
     body: typeof message.body === 'string' ? message.body : '',
     timestamp: isoFromSeconds(message.timestamp),
-    ack: ackOverride ?? ackName(message.ack),
+    ack: context.ack ?? ackName(message.ack),
+    sender,
   };
 }
 
-export function toChat(chat: WAWebJS.Chat): Chat {
+/** LID and phone of a chat or contact id: a phone id tells its number, a LID itself; the rest from `known`. */
+function lidAndPhone(id: string, known: IdentityLookup): KnownIdentity {
+  if (!isLid(id) && !id.endsWith('@c.us')) return { lid: null, phone: null };
+  const identity = identityWith(id, known);
+  return { lid: identity.lid, phone: identity.phone };
+}
+
+export function toChat(chat: WAWebJS.Chat, context: Omit<MessageContext, 'ack'> = {}): Chat {
   const id = serialized(chat.id as IdLike);
-  const lastMessage = chat.lastMessage ? toMessage(chat.lastMessage) : null;
+  const lastMessage = chat.lastMessage ? toMessage(chat.lastMessage, context) : null;
   const seconds = chat.timestamp || (chat.lastMessage?.timestamp ?? 0);
   return {
     id,
@@ -94,16 +141,23 @@ export function toChat(chat: WAWebJS.Chat): Chat {
     unreadCount: Math.max(0, Math.trunc(Number(chat.unreadCount) || 0)),
     timestamp: isoFromSeconds(seconds),
     lastMessage,
+    ...lidAndPhone(id, context.known ?? knowNothing),
   };
 }
 
-export function toContact(contact: WAWebJS.Contact): Contact {
+export function toContact(contact: WAWebJS.Contact, known: IdentityLookup = knowNothing): Contact {
   const id = serialized(contact.id as IdLike);
-  const number = typeof contact.number === 'string' && contact.number !== '' ? contact.number : (id.split('@')[0] ?? '');
+  const identities = lidAndPhone(id, known);
+  // A LID's digits are not a phone number: a LID contact's number is its phone when known, else empty.
+  const number = isLid(id)
+    ? (identities.phone ?? '')
+    : typeof contact.number === 'string' && contact.number !== ''
+      ? contact.number
+      : numberOfChatId(id);
   const pushName = typeof contact.pushname === 'string' ? contact.pushname : '';
   const name =
     [contact.name, contact.shortName, contact.pushname].find((n): n is string => typeof n === 'string' && n !== '') ??
-    number;
+    (number || numberOfChatId(id));
   return {
     id,
     name,
@@ -111,6 +165,7 @@ export function toContact(contact: WAWebJS.Contact): Contact {
     number,
     isMyContact: Boolean(contact.isMyContact),
     isGroup: Boolean(contact.isGroup),
+    ...identities,
   };
 }
 

@@ -21,8 +21,20 @@
  *   status updates). Acks: only of the account's own messages, only when they move past `sent`.
  * - `stop()` keeps the login (the next start needs no scan); `logout()` logs out when connected, and removes the data.
  *
+ * - Message ids on every WhatsApp Web build: builds from July 2026 on renamed the message key's `_serialized`; the
+ *   id shim (msgkey-shim.ts) finds the field by value and gives keys `_serialized` again, in the page (after every
+ *   inject, and before the library reads any key: when WhatsApp Web has synced) and in Node (every library
+ *   `Message`). It steps aside by itself where keys have `_serialized`.
+ * - People: `sender`, and `lid`/`phone` on chats and contacts, as far as WhatsApp Web tells (its LID ↔ phone map,
+ *   read in one page call per list; incoming messages use what the session has learnt so far, no extra call).
+ *   Sending to a phone id with no chat first asks WhatsApp whether the number is on it: if not,
+ *   RECIPIENT_NOT_ON_WHATSAPP and nothing is sent. Once the send itself has begun, any failure is
+ *   SEND_OUTCOME_UNKNOWN (the message may have left), never a validation error.
+ * - Pairing code: `requestPairingCode(phone)` while a QR shows; once typed on the phone, authenticated → connected.
+ *
  * The library's own background promises are guarded here (inject after a navigation, destroy after a disconnect),
- * the engine's promises are all caught; nothing global is installed.
+ * the engine's promises are all caught. The one process-wide change is the Node half of the id shim, installed
+ * once on the library's Message class (a no-op for keys that have `_serialized`).
  */
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -32,8 +44,18 @@ import type WAWebJS from 'whatsapp-web.js';
 
 /** The library's Message class: exported at run time, though its typings declare only the interface. */
 const MessageStructure = (wwebjs as unknown as { Message: new (client: WAWebJS.Client, data: object) => WAWebJS.Message }).Message;
-import { sessionIdSchema, type Me, type Message, type Chat, type Contact, type LastError } from '../../../contract/api.js';
-import { ServiceError, SessionNotConnectedError, ValidationError } from '../../../contract/errors.js';
+import {
+  formatPairingCode,
+  isLid,
+  numberOfChatId,
+  sessionIdSchema,
+  type Me,
+  type Message,
+  type Chat,
+  type Contact,
+  type LastError,
+} from '../../../contract/api.js';
+import { RecipientNotOnWhatsAppError, ServiceError, SessionNotConnectedError, ValidationError } from '../../../contract/errors.js';
 import type { Logger } from '../../../lib/logger.js';
 import type {
   Engine,
@@ -61,10 +83,14 @@ import {
   chatIdOf,
   isListedContact,
   isPersonMessage,
+  messageIdOf,
   toChat,
   toContact,
   toMessage,
+  type IdentityLookup,
+  type KnownIdentity,
 } from './convert.js';
+import { installNodeMsgKeyShim, msgKeyShimExpression, type MsgKeyShimReport } from './msgkey-shim.js';
 
 const { Client, LocalAuth } = wwebjs;
 
@@ -102,6 +128,8 @@ export interface WebjsEngine extends Engine {
 }
 
 export function createWebjsEngine(options: WebjsEngineOptions): WebjsEngine {
+  // Node half of the id shim: once per process, whatever the number of engines.
+  installNodeMsgKeyShim(MessageStructure as unknown as { prototype: object });
   const active = new Set<WebjsSession>();
   const log = options.logger.child({ engine: 'webjs' });
   try {
@@ -162,6 +190,8 @@ interface ClientHandle {
   deadline: NodeJS.Timeout | null;
   liveness: NodeJS.Timeout | null;
   probing: boolean;
+  /** What the page-side id shim last reported (logged when it changes). */
+  shimReport: string | null;
 }
 
 class TimeoutError extends Error {
@@ -216,6 +246,8 @@ const BROWSER_KNOWN_WAIT_MS = 15_000;
 const DESTROY_TIMEOUT_MS = 5_000;
 const LOGOUT_TIMEOUT_MS = 10_000;
 const SEEN_LIMIT = 5_000;
+const SHIM_TIMEOUT_MS = 5_000;
+const OWN_LID_TIMEOUT_MS = 5_000;
 
 export class WebjsSession implements EngineSession {
   readonly profileDir: string;
@@ -389,6 +421,7 @@ export class WebjsSession implements EngineSession {
       deadline: null,
       liveness: null,
       probing: false,
+      shimReport: null,
     };
     this.handle = handle;
     this.log.info({ mode }, 'starting whatsapp-web.js');
@@ -487,15 +520,29 @@ export class WebjsSession implements EngineSession {
     let injections = 0;
     internals.inject = async () => {
       injections += 1;
-      if (injections === 1) return inject(); // initialize()'s own: its errors are the launch's
+      if (injections === 1) {
+        await inject(); // initialize()'s own: its errors are the launch's
+        await this.installPageShim(handle, client);
+        return;
+      }
       try {
         await inject();
+        await this.installPageShim(handle, client);
       } catch (error) {
         if (this.isCurrent(handle)) {
           this.log.warn({ err: error }, 'whatsapp-web.js could not re-inject after a navigation');
           this.onBrowserLost(handle, `WhatsApp Web could not be re-injected: ${messageOf(error)}`);
         }
       }
+    };
+    // The id shim must be in place before the library reads a message key. It reads none before WhatsApp Web has
+    // synced; and on every sync, before it loads its helpers and attaches its listeners, it asks the auth strategy
+    // for the `authenticated` payload: the hook for the page-side shim (all of WhatsApp Web's modules are loaded).
+    const authInternals = auth as unknown as { getAuthEventPayload: () => Promise<unknown> };
+    const authEventPayload = authInternals.getAuthEventPayload.bind(auth);
+    authInternals.getAuthEventPayload = async () => {
+      await this.installPageShim(handle, client);
+      return authEventPayload();
     };
     const destroy = client.destroy.bind(client);
     client.destroy = async () => {
@@ -538,6 +585,21 @@ export class WebjsSession implements EngineSession {
     return client;
   }
 
+  /** Runs the page-side id shim (msgkey-shim.ts); idempotent, never throws; logs what it did when that changes. */
+  private async installPageShim(handle: ClientHandle, client: WAWebJS.Client): Promise<void> {
+    const page = client.pupPage;
+    if (!page || handle.dead) return;
+    try {
+      const report = (await withTimeout(page.evaluate(msgKeyShimExpression), SHIM_TIMEOUT_MS, 'the id shim')) as MsgKeyShimReport;
+      const summary = JSON.stringify(report);
+      if (summary === handle.shimReport) return;
+      handle.shimReport = summary;
+      this.log.info({ msgKeyShim: report }, report.patched ? 'message-id shim installed in WhatsApp Web' : 'message-id shim not needed or not possible yet');
+    } catch (error) {
+      this.log.debug({ err: error }, 'the message-id shim could not run (the page is changing)');
+    }
+  }
+
   private signal(handle: ClientHandle): void {
     handle.signalled = true;
     if (handle.deadline) clearTimeout(handle.deadline);
@@ -567,12 +629,41 @@ export class WebjsSession implements EngineSession {
   private onReady(handle: ClientHandle, client: WAWebJS.Client): void {
     this.signal(handle);
     handle.ready = true;
+    this.track(this.reportReady(handle, client));
+  }
+
+  /** The account's own LID (null when WhatsApp Web has none for it, or does not answer quickly). */
+  private async ownLid(client: WAWebJS.Client): Promise<string | null> {
+    const page = client.pupPage;
+    if (!page) return null;
+    try {
+      return await withTimeout(
+        page.evaluate(() => {
+          type MeUser = { getMaybeMeLidUser?: () => { _serialized?: unknown } | null | undefined };
+          const prefs = (window as unknown as { require(name: string): MeUser | undefined }).require('WAWebUserPrefsMeUser');
+          const lid = prefs?.getMaybeMeLidUser?.();
+          return lid && typeof lid._serialized === 'string' ? lid._serialized : null;
+        }),
+        OWN_LID_TIMEOUT_MS,
+        'reading the account LID',
+      );
+    } catch (error) {
+      this.log.debug({ err: error }, 'could not read the account LID');
+      return null;
+    }
+  }
+
+  private async reportReady(handle: ClientHandle, client: WAWebJS.Client): Promise<void> {
     const info = client.info as WAWebJS.ClientInfo | undefined;
+    const lid = await this.ownLid(client);
+    if (!this.isCurrent(handle)) return;
     const me: Me = {
       id: info?.wid?._serialized ?? '',
       pushName: typeof info?.pushname === 'string' ? info.pushname : '',
+      lid,
     };
-    if (this.lastStatus === 'connected' && this.me?.id === me.id && this.me.pushName === me.pushName) return;
+    if (me.id !== '' && lid !== null) this.learn(me.id, { lid, phone: me.id.endsWith('@c.us') ? numberOfChatId(me.id) : null });
+    if (this.lastStatus === 'connected' && this.me?.id === me.id && this.me.pushName === me.pushName && this.me.lid === me.lid) return;
     this.me = me;
     this.report({ status: 'connected', me });
     if (this.stableTimer) clearTimeout(this.stableTimer);
@@ -717,11 +808,15 @@ export class WebjsSession implements EngineSession {
 
   private onIncoming(message: WAWebJS.Message): void {
     if (message.fromMe || !isPersonMessage(message)) return;
-    const id = message.id._serialized;
-    if (this.seenIncoming.has(id)) return;
-    remember(this.seenIncoming, id, SEEN_LIMIT);
+    const id = messageIdOf(message);
+    if (id === '') {
+      this.log.warn({ key: message.id }, 'an incoming message has no id this engine can read; reported without de-duplication');
+    } else {
+      if (this.seenIncoming.has(id)) return;
+      remember(this.seenIncoming, id, SEEN_LIMIT);
+    }
     try {
-      this.listener.onMessage(toMessage(message));
+      this.listener.onMessage(toMessage(message, { me: this.me, known: this.known }));
     } catch (error) {
       this.log.error({ err: error }, 'the message listener threw');
     }
@@ -733,7 +828,8 @@ export class WebjsSession implements EngineSession {
     const rank = ackRank(ack);
     // The 201 answer of a send says `sent`: report only what moves past it (and `failed`), once each.
     if (rank <= ackRank('sent')) return;
-    const id = message.id._serialized;
+    const id = messageIdOf(message);
+    if (id === '') return;
     const previous = this.reportedAcks.get(id) ?? ackRank('sent');
     if (rank <= previous) return;
     this.reportedAcks.delete(id);
@@ -774,28 +870,148 @@ export class WebjsSession implements EngineSession {
     }
   }
 
-  async sendText(chatId: string, text: string): Promise<Message> {
-    return this.call('sending the message', async (client) => {
-      // sendSeen: false — sending through the API does not mark the chat as read on the phone.
-      const sent = (await client.sendMessage(chatId, text, { sendSeen: false })) as WAWebJS.Message | undefined;
-      if (!sent) {
-        throw new ValidationError([{ path: 'chatId', message: 'is not a chat this WhatsApp account can reach' }]);
+  // -------------------------------------------------------------------------------------------------------------
+  // People: what the session has learnt of LIDs and phones
+
+  private readonly identities = new Map<string, KnownIdentity>();
+
+  /** What the session knows beside an id (its LID, its phone), from WhatsApp Web's answers so far. */
+  private readonly known: IdentityLookup = (id) => this.identities.get(id);
+
+  private learn(id: string, identity: KnownIdentity): void {
+    const merged: KnownIdentity = {
+      lid: identity.lid ?? this.identities.get(id)?.lid ?? null,
+      phone: identity.phone ?? this.identities.get(id)?.phone ?? null,
+    };
+    const keys = new Set([id]);
+    if (merged.lid !== null) keys.add(merged.lid);
+    if (merged.phone !== null) keys.add(`${merged.phone}@c.us`);
+    for (const key of keys) {
+      this.identities.delete(key);
+      this.identities.set(key, merged);
+    }
+    while (this.identities.size > SEEN_LIMIT) {
+      const oldest = this.identities.keys().next().value;
+      if (oldest === undefined) break;
+      this.identities.delete(oldest);
+    }
+  }
+
+  /**
+   * Reads WhatsApp Web's LID ↔ phone map for people's ids (one page call, no query to WhatsApp's servers) and
+   * remembers what it tells.
+   */
+  private async lookUpIdentities(client: WAWebJS.Client, ids: string[]): Promise<void> {
+    const people = [...new Set(ids.filter((id) => id.endsWith('@c.us') || isLid(id)))];
+    const page = client.pupPage;
+    if (people.length === 0 || !page) return;
+    const found = await page.evaluate((wanted: string[]) => {
+      type WidLike = { _serialized?: unknown; server?: unknown } | null | undefined;
+      type Win = {
+        require(name: 'WAWebWidFactory'): { createWid(id: string): WidLike };
+        require(name: 'WAWebApiContact'): { getCurrentLid(wid: WidLike): WidLike; getPhoneNumber(wid: WidLike): WidLike };
+      };
+      const win = window as unknown as Win;
+      const out: Array<{ id: string; lid: string | null; phone: string | null }> = [];
+      for (const id of wanted) {
+        try {
+          const wid = win.require('WAWebWidFactory').createWid(id);
+          if (!wid) continue;
+          const api = win.require('WAWebApiContact');
+          const lid = wid.server === 'lid' ? wid : api.getCurrentLid(wid);
+          const phone = wid.server === 'lid' ? api.getPhoneNumber(wid) : wid;
+          out.push({
+            id,
+            lid: lid && typeof lid._serialized === 'string' ? lid._serialized : null,
+            phone: phone && typeof phone._serialized === 'string' ? phone._serialized : null,
+          });
+        } catch {
+          // an id WhatsApp Web cannot place: nothing known
+        }
       }
-      const current = ackName(sent.ack);
-      const ack = current === 'failed' || ackRank(current) > ackRank('sent') ? current : 'sent';
-      const message = toMessage(sent, ack);
-      if (ack !== 'sent') this.reportedAcks.set(message.id, ackRank(ack));
-      return message;
-    });
+      return out;
+    }, people);
+    for (const entry of found) {
+      this.learn(entry.id, { lid: entry.lid, phone: entry.phone === null ? null : numberOfChatId(entry.phone) });
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Commands
+
+  /**
+   * Where a send may go, decided before anything is sent: an existing chat; a phone id or LID that WhatsApp says is
+   * on it (resolved to the id WhatsApp gives); anything else is refused and nothing is sent.
+   */
+  private async resolveRecipient(client: WAWebJS.Client, chatId: string): Promise<string> {
+    const page = client.pupPage;
+    if (!page) throw new SessionNotConnectedError(this.sessionId, 'disconnected');
+    const answer = await page.evaluate(async (id: string) => {
+      type WidLike = { _serialized?: unknown; server?: unknown } | null | undefined;
+      type Win = {
+        require(name: 'WAWebWidFactory'): { createWid(id: string): WidLike };
+        require(name: 'WAWebCollections'): { Chat: { get(wid: WidLike): unknown } };
+        require(name: 'WAWebQueryExistsJob'): { queryWidExists(wid: WidLike): Promise<{ wid?: WidLike } | null | undefined> };
+      };
+      const win = window as unknown as Win;
+      const wid = win.require('WAWebWidFactory').createWid(id);
+      if (!wid) return { kind: 'invalid' as const };
+      if (win.require('WAWebCollections').Chat.get(wid)) return { kind: 'chat' as const, id };
+      if (wid.server !== 'c.us' && wid.server !== 'lid') return { kind: 'no-chat' as const };
+      const result = await win.require('WAWebQueryExistsJob').queryWidExists(wid);
+      if (!result || !result.wid) return { kind: 'not-on-whatsapp' as const };
+      const resolved = result.wid._serialized;
+      return { kind: 'registered' as const, id: typeof resolved === 'string' ? resolved : id };
+    }, chatId);
+    switch (answer.kind) {
+      case 'chat':
+      case 'registered':
+        return answer.id;
+      case 'not-on-whatsapp':
+        throw new RecipientNotOnWhatsAppError(chatId);
+      default:
+        throw new ValidationError([{ path: 'chatId', message: 'is not a chat this WhatsApp account can reach' }]);
+    }
+  }
+
+  async sendText(chatId: string, text: string): Promise<Message> {
+    // Before the send: refusals here are sure to have sent nothing.
+    const target = await this.call('resolving the recipient', (client) => this.resolveRecipient(client, chatId));
+    const client = this.connectedClient();
+    const unknownOutcome = (why: string, cause?: unknown) =>
+      new ServiceError(
+        'SEND_OUTCOME_UNKNOWN',
+        `The message to ${chatId} may have been sent: ${why}. It is not sent again on a retry with the same Idempotency-Key.`,
+        { details: { chatId }, cause },
+      );
+    let sent: WAWebJS.Message | undefined;
+    try {
+      // sendSeen: false — sending through the API does not mark the chat as read on the phone.
+      sent = (await withTimeout(
+        client.sendMessage(target, text, { sendSeen: false }) as Promise<WAWebJS.Message | undefined>,
+        this.tuning.operationTimeoutMs,
+        'sending the message',
+      )) ?? undefined;
+    } catch (error) {
+      this.log.warn({ err: error, chatId }, 'sending failed after it began; its outcome is unknown');
+      throw unknownOutcome(`WhatsApp Web failed while sending (${messageOf(error)})`, error);
+    }
+    if (!sent || messageIdOf(sent) === '') {
+      this.log.warn({ chatId }, 'whatsapp-web.js gave no message back for a send');
+      throw unknownOutcome('WhatsApp Web did not give the sent message back');
+    }
+    const current = ackName(sent.ack);
+    const ack = current === 'failed' || ackRank(current) > ackRank('sent') ? current : 'sent';
+    const message = toMessage(sent, { ack, me: this.me, known: this.known });
+    if (ack !== 'sent') this.reportedAcks.set(message.id, ackRank(ack));
+    return message;
   }
 
   async listChats(): Promise<Chat[]> {
     return this.call('listing chats', async (client) => {
-      const chats = await client.getChats();
-      return chats
-        .map(toChat)
-        .filter((chat) => /@(c\.us|g\.us|lid)$/.test(chat.id))
-        .sort(byNewestFirst);
+      const chats = (await client.getChats()).filter((chat) => /@(c\.us|g\.us|lid)$/.test(serializedId(chat.id)));
+      await this.lookUpIdentities(client, chats.map((chat) => serializedId(chat.id)));
+      return chats.map((chat) => toChat(chat, { me: this.me, known: this.known })).sort(byNewestFirst);
     });
   }
 
@@ -803,17 +1019,21 @@ export class WebjsSession implements EngineSession {
     return this.call('listing messages', async (client) => {
       // Not Chat.fetchMessages: it sorts with `a.t > b.t ? 1 : -1`, which scrambles messages of the same second
       // (most of a burst) before it cuts to the limit, so it can return the wrong ones. Same steps, stable sort.
+      // Only a chat that exists: reading history must not open a chat (nor ask WhatsApp about a number).
       const page = client.pupPage;
       if (page === undefined) return [];
       const models = await page.evaluate(
         async (id: string, wanted: number) => {
           type Model = { t: number; isNotification?: boolean };
+          type ChatModel = { msgs: { getModelsArray(): Model[] } };
           type Win = {
-            WWebJS: { getChat(id: string, options: { getAsModel: boolean }): Promise<{ msgs: { getModelsArray(): Model[] } } | undefined>; getMessageModel(model: Model): unknown };
-            require(name: string): { loadEarlierMsgs(options: { chat: unknown }): Promise<Model[] | undefined> };
+            WWebJS: { getMessageModel(model: Model): unknown };
+            require(name: 'WAWebWidFactory'): { createWid(id: string): unknown };
+            require(name: 'WAWebCollections'): { Chat: { get(wid: unknown): ChatModel | undefined } };
+            require(name: 'WAWebChatLoadMessages'): { loadEarlierMsgs(options: { chat: unknown }): Promise<Model[] | undefined> };
           };
           const win = window as unknown as Win;
-          const chat = await win.WWebJS.getChat(id, { getAsModel: false });
+          const chat = win.require('WAWebCollections').Chat.get(win.require('WAWebWidFactory').createWid(id));
           if (!chat) return [];
           let msgs = chat.msgs.getModelsArray().filter((m) => !m.isNotification);
           while (msgs.length < wanted) {
@@ -830,19 +1050,88 @@ export class WebjsSession implements EngineSession {
         chatId,
         limit,
       );
-      return (models as object[])
-        .map((model) => new MessageStructure(client, model))
-        .filter(isPersonMessage)
-        .map((message) => toMessage(message));
+      const messages = (models as object[]).map((model) => new MessageStructure(client, model)).filter(isPersonMessage);
+      await this.lookUpIdentities(client, [chatId, ...messages.map((message) => (message.author ?? message.from) || '')]);
+      return messages.map((message) => toMessage(message, { me: this.me, known: this.known }));
     });
   }
 
   async listContacts(): Promise<Contact[]> {
     return this.call('listing contacts', async (client) => {
-      const contacts = await client.getContacts();
-      return contacts.filter(isListedContact).map(toContact);
+      const contacts = (await client.getContacts()).filter(isListedContact);
+      await this.lookUpIdentities(client, contacts.map((contact) => serializedId(contact.id)));
+      return contacts.map((contact) => toContact(contact, this.known));
     });
   }
+
+  async getContact(contactId: string): Promise<Contact | null> {
+    return this.call('looking up the contact', async (client) => {
+      if (!contactId.endsWith('@c.us') && !isLid(contactId)) {
+        // Groups and the like: what the session's own contact list says, nothing to ask WhatsApp.
+        const listed = (await client.getContacts()).find((contact) => serializedId(contact.id) === contactId);
+        return listed === undefined ? null : toContact(listed, this.known);
+      }
+      // WhatsApp's answer for both identities (it asks WhatsApp's servers when it does not know the id yet).
+      const [ids] = await client.getContactLidAndPhone([contactId]);
+      const lid = typeof ids?.lid === 'string' && ids.lid !== '' ? ids.lid : null;
+      const phoneId = typeof ids?.pn === 'string' && ids.pn !== '' ? ids.pn : null;
+      if (lid === null && phoneId === null) return null;
+      this.learn(contactId, { lid, phone: phoneId === null ? null : numberOfChatId(phoneId) });
+      let contact: WAWebJS.Contact | null = null;
+      try {
+        contact = await client.getContactById(contactId);
+      } catch (error) {
+        this.log.debug({ err: error, contactId }, 'WhatsApp Web has no contact model for this id');
+      }
+      const converted = contact === null ? null : toContact(contact, this.known);
+      const phone = phoneId === null ? null : numberOfChatId(phoneId);
+      const fallbackName = phone ?? numberOfChatId(contactId);
+      return {
+        id: contactId,
+        name: converted?.name || fallbackName,
+        pushName: converted?.pushName ?? '',
+        number: phone ?? '',
+        isMyContact: converted?.isMyContact ?? false,
+        isGroup: false,
+        lid,
+        phone,
+      };
+    });
+  }
+
+  async requestPairingCode(phone: string): Promise<string> {
+    const handle = this.handle;
+    const client = handle?.client;
+    if (this.lastStatus !== 'qr' || !handle || !client || !this.isCurrent(handle)) {
+      throw new ServiceError('QR_NOT_AVAILABLE', 'A pairing code can be asked for only while the session shows a QR.', {
+        details: { status: this.lastStatus ?? 'starting' },
+      });
+    }
+    let code: unknown;
+    try {
+      code = await withTimeout(client.requestPairingCode(phone, true), this.tuning.operationTimeoutMs, 'asking for a pairing code');
+    } catch (error) {
+      if (error instanceof TimeoutError) {
+        throw new ServiceError('TIMEOUT', `WhatsApp Web did not give a pairing code within ${this.tuning.operationTimeoutMs} ms.`);
+      }
+      if (pageGoneError.test(messageOf(error))) throw new SessionNotConnectedError(this.sessionId, 'disconnected');
+      throw error;
+    }
+    if (typeof code !== 'string' || !/^[A-Za-z0-9]{4}-?[A-Za-z0-9]{4}$/.test(code)) {
+      throw new ServiceError('INTERNAL', `WhatsApp Web answered a pairing code this engine does not understand: ${String(code)}`);
+    }
+    this.log.info({ phone }, 'pairing code issued');
+    return formatPairingCode(code);
+  }
+}
+
+function serializedId(id: unknown): string {
+  if (typeof id === 'string') return id;
+  if (id !== null && typeof id === 'object') {
+    const inner = (id as { _serialized?: unknown })._serialized;
+    if (typeof inner === 'string') return inner;
+  }
+  return '';
 }
 
 function remember(set: Set<string>, value: string, limit: number): void {
