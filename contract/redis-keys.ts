@@ -40,6 +40,11 @@ export interface RedisKeys {
   sendRate(sessionId: string): string;
   /** String: the at-most-once record of a send made under an Idempotency-Key. */
   sendLedger(sessionId: string, idempotencyKey: string): string;
+  /**
+   * String with a TTL: the lease on a host id, a random token of the one process that runs under it. Taken with
+   * `SET NX PX`, renewed by that process's heartbeat only while the token is still its own.
+   */
+  hostLease(hostId: string): string;
 }
 
 export function redisKeys(prefix = 'wa'): RedisKeys {
@@ -65,5 +70,6 @@ export function redisKeys(prefix = 'wa'): RedisKeys {
     idempotency: (scope, key) => `${prefix}:idem:${scope}:${key}`,
     sendRate: (id) => `${s(id)}:send-rate`,
     sendLedger: (id, idempotencyKey) => `${s(id)}:sent:${idempotencyKey}`,
+    hostLease: (hostId) => `${prefix}:host:${hostId}:lease`,
   };
 }

@@ -100,3 +100,43 @@ redis.call('SET', KEYS[1], ARGV[1])
 return 1
 `,
 );
+
+/**
+ * host-heartbeat-3: one heartbeat of a session host, only while it holds the lease on its host id. Renews the lease
+ * (or takes it again when it lapsed and nobody took it), refreshes the host key and its score in the hosts index.
+ *   KEYS[1] host lease   KEYS[2] host key   KEYS[3] hosts index (zset)
+ *   ARGV[1] lease token   ARGV[2] TTL (ms)   ARGV[3] HostInfo JSON   ARGV[4] now (ms)   ARGV[5] host id
+ *   ARGV[6] index entries older than this (ms) leave the index
+ *   → 1 beat, 0 another process holds the lease (nothing written)
+ */
+export const hostHeartbeatScript = new RedisScript(
+  'host-heartbeat-3',
+  3,
+  `
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[6])
+return 1
+`,
+);
+
+/**
+ * host-withdraw-3: withdraws a session host (its lease, its host key, its index entry), only while it holds the lease:
+ * a process that lost its host id to another must not withdraw the other.
+ *   KEYS[1] host lease   KEYS[2] host key   KEYS[3] hosts index (zset)
+ *   ARGV[1] lease token   ARGV[2] host id
+ *   → 1 withdrawn, 0 not the holder (nothing touched)
+ */
+export const hostWithdrawScript = new RedisScript(
+  'host-withdraw-3',
+  3,
+  `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('ZREM', KEYS[3], ARGV[2])
+return 1
+`,
+);

@@ -3,6 +3,7 @@
  * keeps session state in Redis, appends events to the per-session logs and pushes them to WebSocket clients.
  * This file only wires the parts together and runs the start and the graceful shutdown.
  */
+import type { Server } from 'node:http';
 import { redisKeys } from '../contract/redis-keys.js';
 import { CommandBus } from '../lib/command-bus.js';
 import { createConnectionPoster } from '../lib/connection-poster.js';
@@ -18,7 +19,7 @@ import { createEngine } from './engines/create-engine.js';
 import { EventLog } from './events/event-log.js';
 import { EventPusher } from './events/event-pusher.js';
 import { startHealthServer } from './health-server.js';
-import { HostRegistry } from './host-registry.js';
+import { acquireHostLease, HostIdInUseError, HostRegistry } from './host-registry.js';
 import { SessionManager } from './sessions/session-manager.js';
 import { SendLedger } from './sessions/send-ledger.js';
 import { SessionStore } from './sessions/session-store.js';
@@ -64,6 +65,20 @@ async function main(): Promise<void> {
     }
   }
 
+  // One process per HOST_ID, before anything runs under it: a second one is refused, a restart after a kill -9 waits
+  // for the lease of its dead self to lapse (at most HOST_TTL_MS).
+  let leaseToken: string;
+  try {
+    leaseToken = await acquireHostLease({ redis, keys, hostId: config.hostId, hostTtlMs: config.hostTtlMs, heartbeatMs: config.heartbeatMs, logger: hostLogger });
+  } catch (error) {
+    if (error instanceof HostIdInUseError) {
+      hostLogger.fatal({ hostId: config.hostId, remainingMs: error.remainingMs }, error.message);
+      process.stderr.write(`session-host: ${error.message}\n`);
+      process.exit(3);
+    }
+    throw error;
+  }
+
   const bus = new CommandBus({ redis, subscriber, keys, logger: hostLogger, callerId: `host-${config.hostId}` });
   const directory = new SessionDirectory(redis, keys);
   const engine = await createEngine(config, { redis, keys, directory, bus, logger: hostLogger });
@@ -83,6 +98,8 @@ async function main(): Promise<void> {
     logger: hostLogger,
     concurrency: config.commandConcurrency,
   });
+  let stopping = false;
+  let health: Server | undefined;
   const registry = new HostRegistry({
     redis,
     keys,
@@ -92,30 +109,37 @@ async function main(): Promise<void> {
     hostTtlMs: config.hostTtlMs,
     sessions,
     logger: hostLogger,
+    leaseToken,
+    // Every command slot stuck: take no heartbeat, so that the other hosts adopt this one's sessions.
+    problem: () => worker.problem(),
+    onLeaseLost: () => void shutdown('lease lost', { leaseLost: true }),
   });
 
   // Adopt this host's sessions (and any orphans) before taking commands, so that none is answered SESSION_NOT_FOUND
   // only because it has not come back yet.
   await registry.start();
   worker.start();
-  const health =
+  health =
     config.health.port === 0
       ? undefined
       : await startHealthServer(config.health.port, config.health.host, {
           problem: () => {
+            if (registry.leaseLost) return `another process holds the lease on HOST_ID ${config.hostId}`;
+            const stuck = worker.problem();
+            if (stuck !== null) return stuck;
             if (redis.status !== 'ready') return `redis is ${redis.status}`;
             if (Date.now() - registry.lastHeartbeatAt > config.hostTtlMs) return 'heartbeat is stale';
             return null;
           },
-          details: () => ({ hostId: config.hostId, engine: config.engine, sessions: sessions.size }),
+          details: () => ({ hostId: config.hostId, engine: config.engine, sessions: sessions.size, commands: worker.stuck() }),
         });
   hostLogger.info({ sessions: sessions.size, dataDir: config.dataDir }, 'session host ready');
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
+  async function shutdown(signal: string, options: { leaseLost?: boolean } = {}): Promise<void> {
     if (stopping) return;
     stopping = true;
     hostLogger.info({ signal }, 'shutting down');
+    const exitCode = options.leaseLost === true ? 1 : 0;
     const forced = setTimeout(() => {
       hostLogger.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown took too long; exiting');
       process.exit(1);
@@ -125,8 +149,13 @@ async function main(): Promise<void> {
     // reaches Redis), withdraw from the hosts so others may adopt at once, deliver what is queued, disconnect.
     health?.close();
     registry.stopSweeping();
-    await worker.stop(config.shutdownTimeoutMs / 2);
-    await sessions.stopAll();
+    if (options.leaseLost === true) {
+      // Another process runs under this HOST_ID now: stop the clients at once rather than run them twice.
+      await Promise.all([worker.stop(config.shutdownTimeoutMs / 2), sessions.stopAll()]);
+    } else {
+      await worker.stop(config.shutdownTimeoutMs / 2);
+      await sessions.stopAll();
+    }
     await registry.stop().catch((error: unknown) => hostLogger.warn({ err: error }, 'could not withdraw the host'));
     await pusher.stop(2_000);
     await engine.close();
@@ -135,8 +164,8 @@ async function main(): Promise<void> {
     await Promise.all(connections.map((connection) => connection.quit().catch(() => connection.disconnect())));
     clearTimeout(forced);
     hostLogger.info('stopped');
-    process.exit(0);
-  };
+    process.exit(exitCode);
+  }
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
 }
