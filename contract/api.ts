@@ -212,6 +212,17 @@ export const messagesQuerySchema = z.strictObject({
 });
 export const defaultMessagesLimit = 50;
 
+export const sessionsQuerySchema = z.strictObject({
+  limit: z
+    .string()
+    .regex(/^\d{1,3}$/, 'must be an integer from 1 to 500')
+    .transform(Number)
+    .pipe(z.number().int().min(1, 'must be at least 1').max(500, 'must be at most 500'))
+    .optional(),
+  cursor: z.string().max(200, 'must be a cursor this service gave').optional(),
+});
+export const defaultSessionsLimit = 100;
+
 /** Parses `input` or throws a ValidationError whose `fields` name each path (prefixed) and what is wrong. */
 export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, pathPrefix = ''): z.output<S> {
   const parsed = schema.safeParse(input);

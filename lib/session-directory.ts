@@ -7,6 +7,14 @@ import type { RedisKeys } from '../contract/redis-keys.js';
 import type { Redis } from './redis.js';
 import { readSessionScript } from './redis-scripts.js';
 
+/** Where a session stands in the list: its creation time (the index's score) and its id. */
+export interface SessionPosition {
+  createdAtMs: number;
+  id: string;
+}
+
+const sameMsMargin = 64;
+
 export interface SessionEntry {
   record: SessionRecord;
   /** The host whose lease on the session is live, or null when no host holds it. */
@@ -32,7 +40,31 @@ export class SessionDirectory {
 
   /** Every session with its live owner (null when none), oldest first. */
   async list(): Promise<SessionEntry[]> {
-    const ids = await this.redis.zrange(this.keys.sessions, 0, -1);
+    return this.entries(await this.redis.zrange(this.keys.sessions, 0, -1));
+  }
+
+  /**
+   * At most `limit` sessions, oldest first, starting after `after` (the position a previous page ended at: the
+   * creation time and id of its last session, so a page stays right when sessions are created or deleted
+   * meanwhile). `next` is where the following page starts, null on the last page.
+   */
+  async page(limit: number, after: SessionPosition | null): Promise<{ entries: SessionEntry[]; next: SessionPosition | null }> {
+    // Sessions created in the same millisecond sort by id; fetch a margin past the page for those that share `after`'s.
+    const raw = await this.redis.zrangebyscore(this.keys.sessions, after?.createdAtMs ?? '-inf', '+inf', 'WITHSCORES', 'LIMIT', 0, limit + 1 + sameMsMargin);
+    const positions: SessionPosition[] = [];
+    for (let index = 0; index + 1 < raw.length; index += 2) {
+      const id = raw[index] ?? '';
+      const createdAtMs = Number(raw[index + 1]);
+      if (after !== null && createdAtMs === after.createdAtMs && id <= after.id) continue;
+      positions.push({ createdAtMs, id });
+    }
+    const taken = positions.slice(0, limit);
+    const last = taken.at(-1);
+    const next = positions.length > limit && last !== undefined ? last : null;
+    return { entries: await this.entries(taken.map((position) => position.id)), next };
+  }
+
+  private async entries(ids: string[]): Promise<SessionEntry[]> {
     if (ids.length === 0) return [];
     const [raws, owners] = await Promise.all([
       this.redis.mget(ids.map((id) => this.keys.session(id))),

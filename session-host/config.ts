@@ -16,6 +16,8 @@ export interface SessionHostConfig {
   commandConcurrency: number;
   shutdownTimeoutMs: number;
   idempotencyTtlSeconds: number;
+  /** QR rotations nobody scans before a session gives up (`failed`, QR_TIMEOUT); a restart starts again. */
+  qrMaxRotations: number;
   events: { maxLength: number; retentionMs: number };
   wsManagementEndpoint: string;
   /** The health endpoint (GET /health); 0 = none. HEALTH_HOST: where it listens. */
@@ -43,6 +45,7 @@ export function readSessionHostConfig(env: Record<string, string | undefined> = 
     commandConcurrency: read.integer('COMMAND_CONCURRENCY', 64, { min: 1, max: 10_000 }),
     shutdownTimeoutMs: read.integer('SHUTDOWN_TIMEOUT_MS', 20_000, { min: 100, max: 600_000 }),
     idempotencyTtlSeconds: read.integer('IDEMPOTENCY_TTL_SECONDS', 24 * 3_600, { min: 60, max: 7 * 24 * 3_600 }),
+    qrMaxRotations: read.integer('QR_MAX_ROTATIONS', 10, { min: 1, max: 10_000 }),
     events: {
       maxLength: read.integer('EVENT_LOG_MAX_LENGTH', 10_000, { min: 10, max: 10_000_000 }),
       retentionMs: read.integer('EVENT_LOG_RETENTION_MS', 24 * 3_600_000, { min: 1_000, max: 30 * 24 * 3_600_000 }),

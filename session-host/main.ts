@@ -85,7 +85,7 @@ async function main(): Promise<void> {
   const events = new EventLog(redis, keys, config.events);
   const store = new SessionStore(redis, keys, config.hostId);
   const sendLedger = new SendLedger(redis, keys, config.idempotencyTtlSeconds);
-  const sessions = new SessionManager({ engine, store, events, sendLedger, logger: hostLogger });
+  const sessions = new SessionManager({ engine, store, events, sendLedger, logger: hostLogger, qrMaxRotations: config.qrMaxRotations });
   const poster = createConnectionPoster(config.wsManagementEndpoint);
   const pusher = new EventPusher({ events, connections: new ConnectionRegistry(redis, keys), poster, logger: hostLogger });
   pusher.start();

@@ -23,6 +23,8 @@ export interface SessionManagerOptions {
   logger: Logger;
   /** How long stopping one engine session may take before it is abandoned (its resources are the engine's). */
   stopTimeoutMs?: number;
+  /** QR rotations nobody scans before the session gives up as `failed` with QR_TIMEOUT (default 10). */
+  qrMaxRotations?: number;
   now?: () => Date;
 }
 
@@ -36,6 +38,8 @@ interface ManagedSession {
   active: boolean;
   /** Restarts run one after the other, and a delete waits for the one under way. */
   lifecycle: Promise<void>;
+  /** QRs shown since the session last started waiting for a scan. */
+  qrShown: number;
 }
 
 export class SessionManager {
@@ -50,6 +54,7 @@ export class SessionManager {
   private readonly sendLedger: SendLedger | undefined;
   private readonly logger: Logger;
   private readonly stopTimeoutMs: number;
+  private readonly qrMaxRotations: number;
   private readonly now: () => Date;
 
   constructor(options: SessionManagerOptions) {
@@ -59,6 +64,7 @@ export class SessionManager {
     this.sendLedger = options.sendLedger;
     this.logger = options.logger;
     this.stopTimeoutMs = options.stopTimeoutMs ?? 15_000;
+    this.qrMaxRotations = options.qrMaxRotations ?? 10;
     this.now = options.now ?? (() => new Date());
   }
 
@@ -104,7 +110,7 @@ export class SessionManager {
   }
 
   async delete(sessionId: string): Promise<Session> {
-    const managed = this.require(sessionId);
+    const managed = await this.require(sessionId);
     const asItWas = publicSession(managed.record);
     managed.active = false;
     this.sessions.delete(sessionId);
@@ -124,7 +130,7 @@ export class SessionManager {
 
   /** Puts the session through `starting` again, keeping its data; answers at once with the session as it is then. */
   async restart(sessionId: string): Promise<Session> {
-    const managed = this.require(sessionId);
+    const managed = await this.require(sessionId);
     this.applyChange(managed, { status: 'starting' });
     const snapshot = publicSession(managed.record);
     managed.lifecycle = managed.lifecycle.then(async () => {
@@ -135,26 +141,26 @@ export class SessionManager {
   }
 
   async send(sessionId: string, chatId: string, text: string, idempotencyKey?: string): Promise<Message> {
-    const managed = this.requireConnected(sessionId);
+    const managed = await this.requireConnected(sessionId);
     const send = () => managed.engineSession.sendText(chatId, text);
     if (idempotencyKey === undefined || this.sendLedger === undefined) return send();
     return this.sendLedger.once(sessionId, idempotencyKey, send);
   }
 
   async chats(sessionId: string): Promise<Chat[]> {
-    return this.requireConnected(sessionId).engineSession.listChats();
+    return (await this.requireConnected(sessionId)).engineSession.listChats();
   }
 
   async messages(sessionId: string, chatId: string, limit: number): Promise<Message[]> {
-    return this.requireConnected(sessionId).engineSession.listMessages(chatId, limit);
+    return (await this.requireConnected(sessionId)).engineSession.listMessages(chatId, limit);
   }
 
   async contacts(sessionId: string): Promise<Contact[]> {
-    return this.requireConnected(sessionId).engineSession.listContacts();
+    return (await this.requireConnected(sessionId)).engineSession.listContacts();
   }
 
   async contact(sessionId: string, contactId: string): Promise<Contact> {
-    const contact = await this.requireConnected(sessionId).engineSession.getContact(contactId);
+    const contact = await (await this.requireConnected(sessionId)).engineSession.getContact(contactId);
     if (contact === null) throw new ContactNotFoundError(contactId);
     return contact;
   }
@@ -164,7 +170,7 @@ export class SessionManager {
    * `connection_update` that carries it (the user types it on the phone; the session then links as after a scan).
    */
   async pairingCode(sessionId: string, phone: string): Promise<string> {
-    const managed = this.require(sessionId);
+    const managed = await this.require(sessionId);
     if (managed.record.status !== 'qr') throw qrNotAvailable(managed.record.status);
     const code = await managed.engineSession.requestPairingCode(phone);
     const update = connectionUpdate(managed.record, this.now());
@@ -174,21 +180,21 @@ export class SessionManager {
   }
 
   async simulatorPair(sessionId: string, code: string): Promise<Session> {
-    const managed = this.require(sessionId);
+    const managed = await this.require(sessionId);
     if (managed.record.status !== 'qr') throw qrNotAvailable(managed.record.status);
     await this.simulatorOf(managed).pair(code);
     return publicSession(managed.record);
   }
 
   async simulatorScan(sessionId: string, phone: string | undefined): Promise<Session> {
-    const managed = this.require(sessionId);
+    const managed = await this.require(sessionId);
     if (managed.record.status !== 'qr') throw qrNotAvailable(managed.record.status);
     await this.simulatorOf(managed).scan(phone);
     return publicSession(managed.record);
   }
 
   async simulatorIncoming(sessionId: string, from: string, text: string): Promise<Message> {
-    const managed = this.requireConnected(sessionId);
+    const managed = await this.requireConnected(sessionId);
     return this.simulatorOf(managed).injectIncoming(from, text);
   }
 
@@ -235,6 +241,7 @@ export class SessionManager {
       writes: Promise.resolve(),
       active: true,
       lifecycle: Promise.resolve(),
+      qrShown: 0,
       // Assigned right below: the listener needs `managed`, and the engine session needs the listener.
       engineSession: undefined as unknown as EngineSession,
     };
@@ -270,12 +277,37 @@ export class SessionManager {
 
   private onEngineStatus(managed: ManagedSession, update: EngineStatusUpdate): void {
     if (!managed.active) return;
+    managed.qrShown = update.status === 'qr' ? managed.qrShown + 1 : 0;
+    if (managed.qrShown > this.qrMaxRotations) {
+      this.giveUpOnQr(managed);
+      return;
+    }
     this.applyChange(managed, {
       status: update.status,
       qr: update.qr,
       me: update.me,
       lastError: update.lastError,
       forgetMe: update.loggedOut,
+    });
+  }
+
+  /**
+   * Nobody scanned: stop showing QRs (each rotation costs an event and a log line) and say so. The login data stays;
+   * a restart starts again with a fresh QR.
+   */
+  private giveUpOnQr(managed: ManagedSession): void {
+    managed.qrShown = 0;
+    managed.logger.info({ qrMaxRotations: this.qrMaxRotations }, 'nobody scanned the QR; giving up');
+    managed.lifecycle = managed.lifecycle.then(async () => {
+      await this.bounded(managed, 'stop', () => managed.engineSession.stop());
+      if (!managed.active) return;
+      this.applyChange(managed, {
+        status: 'failed',
+        lastError: {
+          code: 'QR_TIMEOUT',
+          message: `Nobody scanned the QR (${this.qrMaxRotations} shown); restart the session to show a new one.`,
+        },
+      });
     });
   }
 
@@ -310,14 +342,23 @@ export class SessionManager {
     });
   }
 
-  private require(sessionId: string): ManagedSession {
+  /**
+   * The local session, or the right error: a session that exists but is not here (another host has it now, or it
+   * waits for adoption: a command left in this host's inbox from before a restart) is 503, never 404.
+   */
+  private async require(sessionId: string): Promise<ManagedSession> {
     const managed = this.sessions.get(sessionId);
-    if (managed === undefined) throw new SessionNotFoundError(sessionId);
-    return managed;
+    if (managed !== undefined) return managed;
+    if ((await this.store.get(sessionId)) !== null) {
+      throw new ServiceError('SESSION_HOST_UNAVAILABLE', `Session '${sessionId}' is not running on this session host; try again shortly.`, {
+        details: { sessionId },
+      });
+    }
+    throw new SessionNotFoundError(sessionId);
   }
 
-  private requireConnected(sessionId: string): ManagedSession {
-    const managed = this.require(sessionId);
+  private async requireConnected(sessionId: string): Promise<ManagedSession> {
+    const managed = await this.require(sessionId);
     if (managed.record.status !== 'connected') throw new SessionNotConnectedError(sessionId, managed.record.status);
     return managed;
   }

@@ -27,7 +27,7 @@ function appWith(overrides: Partial<ApiDependencies> = {}, sessions: Record<stri
     ping: async () => true,
     directory: {
       get: async (id) => sessions[id] ?? null,
-      list: async () => Object.values(sessions),
+      page: async () => ({ entries: Object.values(sessions), next: null }),
       liveHosts: async () => [{ hostId: 'h1', engine: 'simulator', sessions: 0, startedAt: now, heartbeatAt: now }],
     },
     bus: {
@@ -131,7 +131,7 @@ describe('REST app', () => {
         get: async () => {
           throw new TypeError('cannot read properties of undefined (at secret.ts:12)');
         },
-        list: async () => [],
+        page: async () => ({ entries: [], next: null }),
         liveHosts: async () => [],
       },
     });

@@ -4,12 +4,15 @@ import { Hono } from 'hono';
 import QRCode from 'qrcode';
 import {
   createSessionBodySchema,
+  defaultSessionsLimit,
   emptyBodySchema,
   pairingCodeBodySchema,
   parseOrThrow,
   sessionIdSchema,
+  sessionsQuerySchema,
 } from '../../../contract/api.js';
-import { ServiceError } from '../../../contract/errors.js';
+import type { SessionPosition } from '../../../lib/session-directory.js';
+import { ServiceError, ValidationError } from '../../../contract/errors.js';
 import type { ApiEnv } from '../api-env.js';
 import { findSession, liveOwner, presentSession, type ApiDependencies } from '../dependencies.js';
 import { answerOf, type StoredResponse } from '../idempotency.js';
@@ -20,8 +23,10 @@ export function sessionRoutes(deps: ApiDependencies): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
 
   app.get('/', async (c) => {
-    const entries = await deps.directory.list();
-    return c.json({ sessions: entries.map(presentSession) });
+    const query = parseOrThrow(sessionsQuerySchema, c.req.query(), 'query');
+    const after = query.cursor === undefined ? null : decodeCursor(query.cursor);
+    const page = await deps.directory.page(query.limit ?? defaultSessionsLimit, after);
+    return c.json({ sessions: page.entries.map(presentSession), nextCursor: page.next === null ? null : encodeCursor(page.next) });
   });
 
   app.post('/', async (c) => {
@@ -108,4 +113,17 @@ export function sessionRoutes(deps: ApiDependencies): Hono<ApiEnv> {
   });
 
   return app;
+}
+
+/** An opaque page cursor: where the previous page ended (creation time and id of its last session). */
+function encodeCursor(position: SessionPosition): string {
+  return Buffer.from(`${position.createdAtMs}:${position.id}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): SessionPosition {
+  const match = /^(\d{1,16}):([A-Za-z0-9_-]{1,64})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (match === null || match[1] === undefined || match[2] === undefined) {
+    throw new ValidationError([{ path: 'query.cursor', message: 'must be a cursor this service gave (nextCursor)' }]);
+  }
+  return { createdAtMs: Number(match[1]), id: match[2] };
 }
