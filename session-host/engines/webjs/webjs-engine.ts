@@ -120,6 +120,11 @@ export interface WebjsEngineOptions {
   operationTimeoutMs?: number;
   /** V8 heap cap of the page's renderer, MB (default 1024). */
   maxOldSpaceMb?: number;
+  /**
+   * The page-side half of the message-id shim (default on). Off only in tests, to show what it fixes; it steps
+   * aside by itself where WhatsApp Web's keys have `_serialized`.
+   */
+  pageIdShim?: boolean;
 }
 
 /** The engine, with sessions typed as WebjsSession (tests and diagnostics reach the page through it). */
@@ -588,7 +593,7 @@ export class WebjsSession implements EngineSession {
   /** Runs the page-side id shim (msgkey-shim.ts); idempotent, never throws; logs what it did when that changes. */
   private async installPageShim(handle: ClientHandle, client: WAWebJS.Client): Promise<void> {
     const page = client.pupPage;
-    if (!page || handle.dead) return;
+    if (!page || handle.dead || this.options.pageIdShim === false) return;
     try {
       const report = (await withTimeout(page.evaluate(msgKeyShimExpression), SHIM_TIMEOUT_MS, 'the id shim')) as MsgKeyShimReport;
       const summary = JSON.stringify(report);
