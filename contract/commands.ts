@@ -39,6 +39,17 @@ export const simulatedWireMessageSchema = z.object({
 });
 export type SimulatedWireMessage = z.infer<typeof simulatedWireMessageSchema>;
 
+/**
+ * What waits in a simulated session's mailbox (a Redis list per session, whichever host runs it): a message from
+ * another simulated session, or an ack of a message the session sent. The mailbox outlives hosts: what is pushed is
+ * delivered by whichever host runs the session next.
+ */
+export const simulatedMailItemSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('message'), message: simulatedWireMessageSchema }),
+  z.object({ kind: z.literal('ack'), messageId: z.string(), chatId: z.string(), ack: ackSchema }),
+]);
+export type SimulatedMailItem = z.infer<typeof simulatedMailItemSchema>;
+
 export const commandSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('create') }),
   z.object({ type: z.literal('delete') }),
@@ -58,8 +69,8 @@ export const commandSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('sim.scan'), phone: z.string().optional() }),
   z.object({ type: z.literal('sim.pair'), code: z.string() }),
   z.object({ type: z.literal('sim.incoming'), from: z.string(), text: z.string() }),
-  z.object({ type: z.literal('sim.deliver'), message: simulatedWireMessageSchema }),
-  z.object({ type: z.literal('sim.ack'), messageId: z.string(), chatId: z.string(), ack: ackSchema }),
+  /** A nudge between hosts: the session's mailbox has something; the host that runs it delivers it. */
+  z.object({ type: z.literal('sim.drain') }),
   z.object({ type: z.literal('ws.resume'), connectionId: z.string().min(1), after: z.string() }),
 ]);
 export type Command = z.infer<typeof commandSchema>;
@@ -108,8 +119,7 @@ export const commandResultSchemas = {
   'sim.scan': sessionResult,
   'sim.pair': sessionResult,
   'sim.incoming': z.object({ message: messageSchema }),
-  'sim.deliver': emptyResult,
-  'sim.ack': emptyResult,
+  'sim.drain': emptyResult,
   // The host answers as soon as the replay is queued (the replay then answers the client itself with `resumed`);
   // a host of an earlier version answers after its replay, with the counts.
   'ws.resume': z.union([

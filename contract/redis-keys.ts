@@ -32,6 +32,12 @@ export interface RedisKeys {
   simulatorLid(lid: string): string;
   /** String: the simulated account of a session (`{phone, lid, pushName}` JSON). */
   simulatorAccount(sessionId: string): string;
+  /** List: a simulated session's mailbox (SimulatedMailItem JSON), delivered by whichever host runs it. */
+  simulatorMailbox(sessionId: string): string;
+  /** Set: simulated sessions whose mailbox is not empty. */
+  simulatorPending: string;
+  /** String with a TTL: a mailbox item already delivered (at least once, never shown twice). */
+  simulatorDelivered(sessionId: string, itemKey: string): string;
   /** Set: pairs of simulated LIDs (`<low>:<high>`) that are contacts (one has messaged the other). */
   simulatorContacts: string;
   /** String: an Idempotency-Key's stored request hash and response. */
@@ -67,6 +73,9 @@ export function redisKeys(prefix = 'wa'): RedisKeys {
     simulatorLid: (lid) => `${prefix}:sim:lid:${lid}`,
     simulatorAccount: (sessionId) => `${prefix}:sim:account:${sessionId}`,
     simulatorContacts: `${prefix}:sim:contacts`,
+    simulatorMailbox: (sessionId) => `${prefix}:sim:mailbox:${sessionId}`,
+    simulatorPending: `${prefix}:sim:pending`,
+    simulatorDelivered: (sessionId, itemKey) => `${prefix}:sim:delivered:${sessionId}:${itemKey}`,
     idempotency: (scope, key) => `${prefix}:idem:${scope}:${key}`,
     sendRate: (id) => `${s(id)}:send-rate`,
     sendLedger: (id, idempotencyKey) => `${s(id)}:sent:${idempotencyKey}`,

@@ -35,11 +35,8 @@ export function createCommandHandler(sessions: SessionManager, resumer: ResumeHa
         return { session: await sessions.simulatorScan(sessionId, command.phone) };
       case 'sim.incoming':
         return { message: await sessions.simulatorIncoming(sessionId, command.from, command.text) };
-      case 'sim.deliver':
-        await sessions.simulatorDeliver(sessionId, command.message);
-        return {};
-      case 'sim.ack':
-        sessions.simulatorAck(sessionId, command);
+      case 'sim.drain':
+        sessions.simulatorDrain(sessionId);
         return {};
       case 'ws.resume':
         // Only queued here: a replay (thousands of events, or a client that leaves halfway) must never hold the

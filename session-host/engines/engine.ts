@@ -37,6 +37,11 @@ export interface EngineListener {
   onMessage(message: Message): void;
   /** The ack of a message this session sent moved on. */
   onAck(ack: EngineAck): void;
+  /**
+   * Resolves once everything reported so far is stored (state saved, events in the log): an engine that takes
+   * messages from a durable queue removes them only after this, so a host that dies meanwhile loses none.
+   */
+  flushed?(): Promise<void>;
 }
 
 export interface EngineSession {

@@ -3,11 +3,11 @@
  * state in Redis and into events, and runs the commands the worker hands it. One instance per host process.
  */
 import type { Chat, Contact, Message, Session, SessionStatus } from '../../contract/api.js';
-import { publicSession, type SessionRecord, type SimulatedWireMessage } from '../../contract/commands.js';
+import { publicSession, type SessionRecord } from '../../contract/commands.js';
 import { ContactNotFoundError, ServiceError, SessionNotConnectedError, SessionNotFoundError } from '../../contract/errors.js';
 import type { EventBody } from '../../contract/events.js';
 import type { Logger } from '../../lib/logger.js';
-import type { Engine, EngineAck, EngineSession, EngineStatusUpdate } from '../engines/engine.js';
+import type { Engine, EngineSession, EngineStatusUpdate } from '../engines/engine.js';
 import { isSimulatorSession, type SimulatedEngineSession } from '../engines/simulator/simulator-engine.js';
 import type { EventLog } from '../events/event-log.js';
 import { applyStatusChange, newSessionRecord, type StatusChange } from './session-state.js';
@@ -198,14 +198,13 @@ export class SessionManager {
     return this.simulatorOf(managed).injectIncoming(from, text);
   }
 
-  async simulatorDeliver(sessionId: string, message: SimulatedWireMessage): Promise<void> {
+  /**
+   * Another host put something in this session's mailbox. Delivery runs on its own, not in the session's command
+   * queue; a session not here is found by the sweep of whichever host runs it.
+   */
+  simulatorDrain(sessionId: string): void {
     const managed = this.sessions.get(sessionId);
-    if (managed !== undefined) await this.simulatorOf(managed).receive(message);
-  }
-
-  simulatorAck(sessionId: string, ack: EngineAck): void {
-    const managed = this.sessions.get(sessionId);
-    if (managed !== undefined) this.simulatorOf(managed).applyAck(ack.messageId, ack.chatId, ack.ack);
+    if (managed !== undefined) void this.simulatorOf(managed).drain();
   }
 
   /** Stops every session of this host (keeping their data), waiting for their state to reach Redis. */
@@ -257,6 +256,7 @@ export class SessionManager {
           if (!managed.active) return;
           this.enqueueEvent(managed, { event: 'message_ack', sessionId: record.id, timestamp: this.now().toISOString(), data: ack });
         },
+        flushed: () => managed.writes,
       },
     });
     this.sessions.set(record.id, managed);

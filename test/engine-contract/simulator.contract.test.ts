@@ -2,8 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { SimulatedWireMessage } from '../../contract/commands.js';
-import type { Ack } from '../../contract/api.js';
+import type { SimulatedMailItem } from '../../contract/commands.js';
 import type { SimulatedAccount, SimulatedNetwork } from '../../session-host/engines/simulator/simulated-network.js';
 import { createSimulatorEngine, isSimulatorSession } from '../../session-host/engines/simulator/simulator-engine.js';
 import { silentLogger } from '../support/redis.js';
@@ -46,10 +45,30 @@ class InMemoryNetwork implements SimulatedNetwork {
     for (const [sessionId, account] of this.accounts) if (match(account)) return { ...account, sessionId };
     return null;
   }
-  async deliver(_sessionId: string, _message: SimulatedWireMessage) {
-    return false;
+  /** Mailboxes, as Redis would keep them: what a session is sent waits until it drains. */
+  readonly mailboxes = new Map<string, SimulatedMailItem[]>();
+  readonly delivered = new Set<string>();
+  async post(sessionId: string, item: SimulatedMailItem) {
+    this.mailboxes.set(sessionId, [...(this.mailboxes.get(sessionId) ?? []), item]);
   }
-  async sendAck(_sessionId: string, _ack: { messageId: string; chatId: string; ack: Ack }) {}
+  async peek(sessionId: string, count: number) {
+    return (this.mailboxes.get(sessionId) ?? []).slice(0, count);
+  }
+  async done(sessionId: string, count: number, keys: string[]) {
+    for (const key of keys) this.delivered.add(`${sessionId}|${key}`);
+    this.mailboxes.set(sessionId, (this.mailboxes.get(sessionId) ?? []).slice(count));
+  }
+  async wereDelivered(sessionId: string, keys: string[]) {
+    return keys.map((key) => this.delivered.has(`${sessionId}|${key}`));
+  }
+  async pendingSessions() {
+    return [...this.mailboxes].filter(([, items]) => items.length > 0).map(([sessionId]) => sessionId);
+  }
+  async takeAll(sessionId: string) {
+    const items = this.mailboxes.get(sessionId) ?? [];
+    this.mailboxes.delete(sessionId);
+    return items;
+  }
 }
 
 describeEngineContract('simulator', async () => {

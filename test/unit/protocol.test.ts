@@ -32,7 +32,7 @@ describe('command envelopes', () => {
       { type: 'contacts' },
       { type: 'sim.scan' },
       { type: 'sim.incoming', from: '1@c.us', text: 'x' },
-      { type: 'sim.ack', messageId: 'm', chatId: '1@c.us', ack: 'read' },
+      { type: 'sim.drain' },
       { type: 'ws.resume', connectionId: 'c=', after: '1-0' },
     ]) {
       expect(commandEnvelopeSchema.safeParse({ ...envelope, command }).success, command.type).toBe(true);

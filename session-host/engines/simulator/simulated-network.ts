@@ -1,10 +1,12 @@
 /**
  * The WhatsApp network the simulator sessions live in. It spans every session host sharing one Redis: a phone
- * number belongs to one simulated session (a Redis key), and a message to it travels as a fire-and-forget
- * command to the host that owns the receiving session, so two sessions on two hosts can talk as on one.
+ * number belongs to one simulated session (a Redis key), and what is sent to a session (messages, acks) goes into
+ * that session's mailbox, a Redis list that outlives hosts, before the sender's send is answered. The host that runs
+ * the receiving session is nudged to deliver it; a host that adopts a session delivers what waits. So a message
+ * acknowledged with 201 is delivered even when either host dies: as WhatsApp's servers keep a message for a phone
+ * that is off.
  */
-import type { SimulatedWireMessage } from '../../../contract/commands.js';
-import type { Ack } from '../../../contract/api.js';
+import { simulatedMailItemSchema, type SimulatedMailItem } from '../../../contract/commands.js';
 import type { RedisKeys } from '../../../contract/redis-keys.js';
 import type { CommandBus } from '../../../lib/command-bus.js';
 import type { Redis } from '../../../lib/redis.js';
@@ -30,13 +32,37 @@ export interface SimulatedNetwork {
   /** Whether two accounts (by LID) are contacts; `connect` makes them so (once either has messaged the other). */
   areContacts(lidA: string, lidB: string): Promise<boolean>;
   connect(lidA: string, lidB: string): Promise<void>;
-  /** Hands a message to the host of `sessionId`; false when no host holds that session now. */
-  deliver(sessionId: string, message: SimulatedWireMessage): Promise<boolean>;
-  sendAck(sessionId: string, ack: { messageId: string; chatId: string; ack: Ack }): Promise<void>;
+  /**
+   * Puts an item in `sessionId`'s mailbox (durably), then, unless `nudge` is false (the caller runs that session
+   * itself), nudges the host that runs it.
+   */
+  post(sessionId: string, item: SimulatedMailItem, options?: { nudge: boolean }): Promise<void>;
+  /** The first `count` items of the session's mailbox, oldest first, with the raw form `done` takes back. */
+  peek(sessionId: string, count: number): Promise<SimulatedMailItem[]>;
+  /** Drops the first `count` items (delivered), marking their keys delivered so a repeat is never shown twice. */
+  done(sessionId: string, count: number, deliveredKeys: string[]): Promise<void>;
+  /** Which items (by their keys) were delivered already: a host died after delivering them and before `done`. */
+  wereDelivered(sessionId: string, itemKeys: string[]): Promise<boolean[]>;
+  /** Sessions whose mailbox has something. */
+  pendingSessions(): Promise<string[]>;
+  /** Empties a session's mailbox (it is logged out or deleted) and answers what was in it. */
+  takeAll(sessionId: string): Promise<SimulatedMailItem[]>;
 }
 
-/** How long a message between hosts may wait in an inbox before it is dropped unrun. */
-const wireTtlMs = 60_000;
+/** How long a delivered item's key is remembered: longer than any host takes to come back. */
+const deliveredTtlSeconds = 24 * 3_600;
+
+/**
+ * mailbox-done-2: drops delivered items from the head of a mailbox; once empty, the session leaves the pending set.
+ *   KEYS[1] the mailbox list   KEYS[2] the pending set   ARGV[1] how many items   ARGV[2] the session id
+ */
+const mailboxDoneLua = `
+redis.call('LTRIM', KEYS[1], tonumber(ARGV[1]), -1)
+if redis.call('LLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[2]) end
+return 1`;
+
+/** How long a nudge may wait in a host's inbox before it is dropped unrun (the sweep covers a dropped one). */
+const nudgeTtlMs = 10_000;
 
 const releasePhoneLua = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
@@ -97,22 +123,52 @@ export class RedisSimulatedNetwork implements SimulatedNetwork {
     return account === null ? null : { ...account, sessionId };
   }
 
-  async deliver(sessionId: string, message: SimulatedWireMessage): Promise<boolean> {
-    const hostId = await this.ownerOf(sessionId);
-    if (hostId === null) return false;
-    await this.bus.post({ hostId, sessionId }, { type: 'sim.deliver', message }, wireTtlMs);
-    return true;
+  async post(sessionId: string, item: SimulatedMailItem, options: { nudge: boolean } = { nudge: true }): Promise<void> {
+    await this.redis
+      .multi()
+      .rpush(this.keys.simulatorMailbox(sessionId), JSON.stringify(item))
+      .sadd(this.keys.simulatorPending, sessionId)
+      .exec();
+    if (!options.nudge) return;
+    // The nudge is a courtesy: a host that misses it (dead, or adopting right now) finds the item by its sweep.
+    const hostId = (await this.directory.get(sessionId))?.ownerHostId ?? null;
+    if (hostId !== null) await this.bus.post({ hostId, sessionId }, { type: 'sim.drain' }, nudgeTtlMs);
   }
 
-  async sendAck(sessionId: string, ack: { messageId: string; chatId: string; ack: Ack }): Promise<void> {
-    const hostId = await this.ownerOf(sessionId);
-    if (hostId === null) return;
-    await this.bus.post({ hostId, sessionId }, { type: 'sim.ack', ...ack }, wireTtlMs);
+  async peek(sessionId: string, count: number): Promise<SimulatedMailItem[]> {
+    const raws = await this.redis.lrange(this.keys.simulatorMailbox(sessionId), 0, count - 1);
+    return raws.map(parseItem);
   }
 
-  private async ownerOf(sessionId: string): Promise<string | null> {
-    return (await this.directory.get(sessionId))?.ownerHostId ?? null;
+  async done(sessionId: string, count: number, deliveredKeys: string[]): Promise<void> {
+    const pipeline = this.redis.multi();
+    for (const itemKey of deliveredKeys) pipeline.set(this.keys.simulatorDelivered(sessionId, itemKey), '1', 'EX', deliveredTtlSeconds);
+    pipeline.eval(mailboxDoneLua, 2, this.keys.simulatorMailbox(sessionId), this.keys.simulatorPending, count, sessionId);
+    await pipeline.exec();
   }
+
+  async wereDelivered(sessionId: string, itemKeys: string[]): Promise<boolean[]> {
+    if (itemKeys.length === 0) return [];
+    const marks = await this.redis.mget(itemKeys.map((itemKey) => this.keys.simulatorDelivered(sessionId, itemKey)));
+    return marks.map((mark) => mark !== null);
+  }
+
+  async pendingSessions(): Promise<string[]> {
+    return this.redis.smembers(this.keys.simulatorPending);
+  }
+
+  async takeAll(sessionId: string): Promise<SimulatedMailItem[]> {
+    const key = this.keys.simulatorMailbox(sessionId);
+    const replies = await this.redis.multi().lrange(key, 0, -1).del(key).srem(this.keys.simulatorPending, sessionId).exec();
+    const raws = replies?.[0]?.[1];
+    return Array.isArray(raws) ? raws.filter((raw): raw is string => typeof raw === 'string').map(parseItem) : [];
+  }
+}
+
+/** A mailbox item that does not parse is a bug of ours; it is delivered as nothing rather than blocking the mailbox. */
+function parseItem(raw: string): SimulatedMailItem {
+  const parsed = simulatedMailItemSchema.safeParse(JSON.parse(raw));
+  return parsed.success ? parsed.data : { kind: 'ack', messageId: '', chatId: '', ack: 'pending' };
 }
 
 function pairOf(a: string, b: string): string {

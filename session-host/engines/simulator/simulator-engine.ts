@@ -19,7 +19,7 @@ import path from 'node:path';
 import { ContactNotFoundError, RecipientNotOnWhatsAppError, ServiceError } from '../../../contract/errors.js';
 import type { Ack, Chat, Contact, Identity, Me, Message } from '../../../contract/api.js';
 import { formatPairingCode, identityOf, isLid, numberOfChatId } from '../../../contract/api.js';
-import type { SimulatedWireMessage } from '../../../contract/commands.js';
+import type { SimulatedMailItem, SimulatedWireMessage } from '../../../contract/commands.js';
 import type { Logger } from '../../../lib/logger.js';
 import type { Engine, EngineListener, EngineSession, EngineSessionOptions } from '../engine.js';
 import type { SimulatedAccount, SimulatedNetwork } from './simulated-network.js';
@@ -31,6 +31,8 @@ export interface SimulatorEngineOptions {
   qrRotateMs: number;
   readAfterMs: number;
   logger: Logger;
+  /** How often the engine looks for mailbox items no nudge announced (default 1 s). */
+  mailboxSweepMs?: number;
 }
 
 /** What only the simulator can do: the routes under /api/simulator and the traffic between simulated hosts. */
@@ -39,8 +41,8 @@ export interface SimulatorControls {
   /** The phone types the pairing code: links the session to the number the code was asked for. */
   pair(code: string): Promise<void>;
   injectIncoming(from: string, text: string): Promise<Message>;
-  receive(message: SimulatedWireMessage): Promise<void>;
-  applyAck(messageId: string, chatId: string, ack: Ack): void;
+  /** Delivers what waits in the session's mailbox (messages from other simulated sessions, acks), in order. */
+  drain(): Promise<void>;
 }
 
 export type SimulatedEngineSession = EngineSession & SimulatorControls;
@@ -49,18 +51,46 @@ export function isSimulatorSession(session: EngineSession): session is Simulated
   return session instanceof SimulatedSession;
 }
 
+/**
+ * A nudge can be missed (its host died, or a session was being adopted when it was sent): every `mailboxSweepMs`
+ * the engine delivers what waits for any session it runs.
+ */
 export function createSimulatorEngine(options: SimulatorEngineOptions): Engine {
+  const running = new Map<string, SimulatedSession>();
+  let sweeping = false;
+  const sweep = async () => {
+    if (sweeping || running.size === 0) return;
+    sweeping = true;
+    try {
+      for (const sessionId of await options.network.pendingSessions()) await running.get(sessionId)?.drain();
+    } catch (error) {
+      options.logger.warn({ err: error }, 'could not sweep the simulated mailboxes');
+    } finally {
+      sweeping = false;
+    }
+  };
+  const timer = setInterval(() => void sweep(), options.mailboxSweepMs ?? 1_000);
+  timer.unref();
   return {
     name: 'simulator',
-    openSession: (sessionOptions) => new SimulatedSession(options, sessionOptions),
-    close: async () => undefined,
+    openSession: (sessionOptions) =>
+      new SimulatedSession(options, sessionOptions, (session, isRunning) => {
+        if (isRunning) running.set(session.sessionId, session);
+        else if (running.get(session.sessionId) === session) running.delete(session.sessionId);
+      }),
+    close: async () => clearInterval(timer),
   };
 }
 
+/** What identifies a mailbox item, to deliver it at most once to the client even when it is taken twice. */
+function itemKeyOf(item: SimulatedMailItem): string {
+  return item.kind === 'message' ? `m:${item.message.senderSessionId}:${item.message.id}` : `a:${item.messageId}:${item.ack}`;
+}
+
+const mailboxBatch = 50;
+
 /** Kept per chat; older messages fall off so that a long-running sandbox does not grow without bound. */
 const maxMessagesPerChat = 1_000;
-/** An outside number "receives" a message this long after it was sent. */
-const outsideDeliveryMs = 50;
 
 const ackRank: Record<Ack, number> = { failed: -1, pending: 0, sent: 1, delivered: 2, read: 3, played: 4 };
 
@@ -86,7 +116,7 @@ interface ChatState {
 type Phase = 'stopped' | 'qr' | 'connected';
 
 class SimulatedSession implements EngineSession, SimulatorControls {
-  private readonly sessionId: string;
+  readonly sessionId: string;
   private readonly listener: EngineListener;
   private readonly logger: Logger;
   private readonly authFile: string;
@@ -100,12 +130,14 @@ class SimulatedSession implements EngineSession, SimulatorControls {
   private account: SimulatorAuth | null = null;
   /** The pairing code asked for while the QR shows, and the number it links. */
   private pendingPairing: { phone: string; code: string } | null = null;
-  /** Sent messages on their way into the network, in order. */
-  private outbox: Promise<void> = Promise.resolve();
+  /** The mailbox delivery under way, and whether another pass is wanted after it. */
+  private draining: Promise<void> | null = null;
+  private drainAgain = false;
 
   constructor(
     private readonly options: SimulatorEngineOptions,
     sessionOptions: EngineSessionOptions,
+    private readonly onRunning: (session: SimulatedSession, running: boolean) => void,
   ) {
     this.sessionId = sessionOptions.sessionId;
     this.listener = sessionOptions.listener;
@@ -116,6 +148,7 @@ class SimulatedSession implements EngineSession, SimulatorControls {
 
   async start(): Promise<void> {
     this.clearTimers();
+    this.onRunning(this, true);
     const auth = await this.readAuth();
     if (auth !== null && (await this.options.network.claimPhone(auth.phone, this.sessionId))) {
       this.phase = 'connected';
@@ -136,6 +169,8 @@ class SimulatedSession implements EngineSession, SimulatorControls {
   async stop(): Promise<void> {
     this.clearTimers();
     this.phase = 'stopped';
+    this.onRunning(this, false);
+    await this.draining;
   }
 
   async logout(): Promise<void> {
@@ -143,6 +178,12 @@ class SimulatedSession implements EngineSession, SimulatorControls {
     if (this.account !== null) {
       await this.options.network.publishAccount(this.sessionId, null);
       await this.options.network.releasePhone(this.account.phone, this.sessionId);
+    }
+    // What still waits for this account can never be delivered now: its senders see `failed`.
+    for (const item of await this.options.network.takeAll(this.sessionId)) {
+      if (item.kind !== 'message') continue;
+      const wire = item.message;
+      await this.options.network.post(wire.senderSessionId, { kind: 'ack', messageId: `true_${wire.to}_${wire.id}`, chatId: wire.to, ack: 'failed' });
     }
     await rm(path.dirname(this.authFile), { recursive: true, force: true });
     this.chats.clear();
@@ -228,16 +269,17 @@ class SimulatedSession implements EngineSession, SimulatorControls {
       ack: 'sent',
       sender: this.ownIdentity(me),
     };
+    // In the network (a mailbox in Redis) before it is answered: a 201 means WhatsApp's servers have it, and it
+    // is delivered even if this host dies next. Commands of one session run one at a time, so order holds.
+    await this.transmit(message, wireId, me);
     this.store(chatId, message, { unread: false });
-    // The network carries it after the answer, as WhatsApp's servers do once they have taken a message; the
-    // outbox keeps this session's messages in the order they were sent.
-    this.outbox = this.outbox
-      .then(() => this.transmit(message, wireId, me))
-      .catch((error: unknown) => this.logger.warn({ err: error, messageId: message.id }, 'the simulated network lost a message'));
     return { ...message };
   }
 
-  /** Hands a sent message to the network: to the simulated session that has the number, or to "outside". */
+  /**
+   * Hands a sent message to the network: into the mailbox of the simulated session that has the number or LID, or,
+   * for a number outside the simulation, its `delivered` ack into this session's own mailbox.
+   */
   private async transmit(message: Message, wireId: string, me: Me): Promise<void> {
     const chatId = message.chatId;
     const network = this.options.network;
@@ -252,8 +294,10 @@ class SimulatedSession implements EngineSession, SimulatorControls {
       // WhatsApp shows the sender by LID; the phone only to someone who already was a contact.
       const known = await network.areContacts(own.lid, receiver.lid);
       await network.connect(own.lid, receiver.lid);
-      // A simulated session with no live host keeps the message `sent`, as a phone that is off would.
-      await network.deliver(receiver.sessionId, {
+      // A simulated session with no live host keeps the message `sent` until a host runs it, as a phone that is off.
+      await network.post(receiver.sessionId, {
+        kind: 'message',
+        message: {
         id: wireId,
         from: me.id,
         to: chatId,
@@ -263,14 +307,65 @@ class SimulatedSession implements EngineSession, SimulatorControls {
         senderPushName: me.pushName,
         senderLid: `${own.lid}@lid`,
         senderPhone: known ? own.phone : null,
+        },
       });
-    } else if (this.phase === 'connected') {
-      this.after(outsideDeliveryMs, () => this.applyAck(message.id, chatId, 'delivered'));
+    } else {
+      await network.post(this.sessionId, { kind: 'ack', messageId: message.id, chatId, ack: 'delivered' }, { nudge: false });
+      queueMicrotask(() => void this.drain());
     }
   }
 
-  async receive(wire: SimulatedWireMessage): Promise<void> {
-    if (this.phase !== 'connected' || this.me === null) return;
+  drain(): Promise<void> {
+    if (this.draining !== null) {
+      this.drainAgain = true;
+      return this.draining;
+    }
+    this.draining = (async () => {
+      try {
+        do {
+          this.drainAgain = false;
+          await this.drainOnce();
+        } while (this.drainAgain && this.phase === 'connected');
+      } catch (error) {
+        this.logger.warn({ err: error }, 'could not deliver the simulated mailbox; the sweep tries again');
+      } finally {
+        this.draining = null;
+      }
+    })();
+    return this.draining;
+  }
+
+  /**
+   * Takes the mailbox in order, a batch at a time: each item is shown to the client once (an item a dead host had
+   * already shown is recognised by its key), and leaves the mailbox only once its events are stored.
+   */
+  private async drainOnce(): Promise<void> {
+    const network = this.options.network;
+    for (;;) {
+      if (this.phase !== 'connected') return;
+      const items = await network.peek(this.sessionId, mailboxBatch);
+      if (items.length === 0) return;
+      const keys = items.map(itemKeyOf);
+      const shown = await network.wereDelivered(this.sessionId, keys);
+      const acks: Array<Promise<void>> = [];
+      for (const [index, item] of items.entries()) {
+        if (item.kind === 'message') {
+          if (shown[index] !== true) this.receive(item.message);
+          // The sender hears `delivered` either way (once: its side recognises a repeated ack by its key).
+          const wire = item.message;
+          acks.push(network.post(wire.senderSessionId, { kind: 'ack', messageId: `true_${wire.to}_${wire.id}`, chatId: wire.to, ack: 'delivered' }));
+        } else if (shown[index] !== true) {
+          this.applyAck(item.messageId, item.chatId, item.ack);
+        }
+      }
+      await this.listener.flushed?.();
+      await Promise.all(acks);
+      await network.done(this.sessionId, items.length, keys);
+    }
+  }
+
+  private receive(wire: SimulatedWireMessage): void {
+    if (this.me === null) return;
     const sender = identityOf(wire.senderLid, { phone: wire.senderPhone });
     // A chat this session began with the sender's number stays that chat once the number is known.
     const phoneChat = wire.senderPhone === null ? undefined : `${wire.senderPhone}@c.us`;
@@ -290,13 +385,11 @@ class SimulatedSession implements EngineSession, SimulatorControls {
     this.rememberContact(chatId, wire.senderPushName, sender);
     this.store(chatId, message, { unread: true });
     this.listener.onMessage({ ...message });
-    const senderMessageId = `true_${wire.to}_${wire.id}`;
-    await this.options.network.sendAck(wire.senderSessionId, { messageId: senderMessageId, chatId: wire.to, ack: 'delivered' });
     this.after(this.options.readAfterMs, () => {
       const chat = this.chats.get(chatId);
       if (chat !== undefined) chat.unreadCount = 0;
       this.options.network
-        .sendAck(wire.senderSessionId, { messageId: senderMessageId, chatId: wire.to, ack: 'read' })
+        .post(wire.senderSessionId, { kind: 'ack', messageId: `true_${wire.to}_${wire.id}`, chatId: wire.to, ack: 'read' })
         .catch((error: unknown) => this.logger.warn({ err: error }, 'could not send a read receipt'));
     });
   }
@@ -321,10 +414,16 @@ class SimulatedSession implements EngineSession, SimulatorControls {
     return { ...message };
   }
 
-  applyAck(messageId: string, chatId: string, ack: Ack): void {
+  /**
+   * An ack of a message this session sent. One this host does not know (sent before it took the session over: the
+   * history stays with the host that died) is still reported: the sender must hear what became of every message.
+   */
+  private applyAck(messageId: string, chatId: string, ack: Ack): void {
     const message = this.sentById.get(messageId);
-    if (message === undefined || message.chatId !== chatId || ackRank[ack] <= ackRank[message.ack]) return;
-    message.ack = ack;
+    if (message !== undefined) {
+      if (message.chatId !== chatId || ackRank[ack] <= ackRank[message.ack]) return;
+      message.ack = ack;
+    }
     this.listener.onAck({ messageId, chatId, ack });
   }
 
@@ -405,6 +504,8 @@ class SimulatedSession implements EngineSession, SimulatorControls {
     await this.options.network.publishAccount(this.sessionId, auth);
     this.listener.onStatus({ status: 'authenticated' });
     this.listener.onStatus({ status: 'connected', me });
+    // What arrived while no host ran this session (or while it waited for a scan) is delivered now.
+    queueMicrotask(() => void this.drain());
   }
 
   private ownIdentity(me: Me): Identity {
