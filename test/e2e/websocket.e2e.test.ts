@@ -32,6 +32,8 @@ async function open(query: string, headers: Record<string, string> = {}): Promis
 }
 
 const of = (sessionId: string) => (frame: ReceivedFrame) => frame.sessionId === sessionId;
+/** The events of a session only: frames with an id (`resumed` and `error` frames name a session, and are no events). */
+const eventOf = (sessionId: string) => (frame: ReceivedFrame) => of(sessionId)(frame) && typeof frame.id === 'string';
 const statusOf = (frame: ReceivedFrame) => (frame.data as { status?: string } | undefined)?.status;
 
 async function createAndConnect(sessionId: string, phone: string): Promise<void> {
@@ -71,11 +73,18 @@ describe('WebSocket events end to end', () => {
     expect(await socket.waitFor((frame) => frame.event === 'subscribed')).toEqual({ event: 'subscribed', sessionId: 'someone' });
     socket.send({ action: 'unsubscribe', sessionId: 'someone' });
     expect(await socket.waitFor((frame) => frame.event === 'unsubscribed')).toEqual({ event: 'unsubscribed', sessionId: 'someone' });
-    for (const bad of [{ action: 'dance' }, { action: 'subscribe', sessionId: '../x' }, { nothing: true }, { action: 'resume', sessionId: 'x', after: 'yesterday' }]) {
+    // Each error frame names the action it answers, and the session when the action named a well-formed one.
+    const bad = [
+      [{ action: 'dance' }, {}],
+      [{ action: 'subscribe', sessionId: '../x' }, { action: 'subscribe' }],
+      [{ nothing: true }, {}],
+      [{ action: 'resume', sessionId: 'x', after: 'yesterday' }, { action: 'resume', sessionId: 'x' }],
+    ] as const;
+    for (const [message, names] of bad) {
       const from = socket.frames.length;
-      socket.send(bad);
+      socket.send(message);
       const error = await socket.waitFor((frame) => frame.event === 'error', 10_000, from);
-      expect(error.data).toEqual({ code: expect.any(String), message: expect.any(String) });
+      expect(error).toEqual({ event: 'error', ...names, data: { code: expect.any(String), message: expect.any(String) } });
     }
     await socket.close();
   });
@@ -147,9 +156,15 @@ describe('WebSocket events end to end', () => {
     await witness.waitFor((frame) => frame.event === 'message' && (frame.data as Message).body === 'after-3', 15_000);
 
     const expected = witness.frames.filter((frame) => of('ws-alice')(frame) && compareIds(String(frame.id), lastSeen) > 0).map((frame) => frame.id);
-    const received = second.frames.filter(of('ws-alice')).map((frame) => frame.id);
+    const received = second.frames.filter(eventOf('ws-alice')).map((frame) => frame.id);
     expect(received).toEqual(expected);
     expect(received.length).toBe(18);
+    // `resumed` came once, after the replayed events (the missed 5, and those of the 10 raised meanwhile it read).
+    const resumed = second.frames.filter((frame) => frame.event === 'resumed');
+    expect(resumed).toEqual([{ event: 'resumed', sessionId: 'ws-alice', replayed: expect.any(Number), expired: false }]);
+    const replayed = second.frames.slice(0, second.frames.indexOf(resumed[0]!)).filter(eventOf('ws-alice'));
+    expect(replayed.length).toBe(resumed[0]!.replayed);
+    expect(replayed.length).toBeGreaterThanOrEqual(5);
   });
 
   it('does not send an event twice when the live stream began before the resume', async () => {
@@ -164,7 +179,7 @@ describe('WebSocket events end to end', () => {
     await live;
     await client.waitFor((frame) => frame.event === 'message' && (frame.data as Message).body === 'live-5', 15_000);
     await witness.waitFor((frame) => frame.event === 'message' && (frame.data as Message).body === 'live-5', 15_000);
-    const received = client.frames.filter(of('ws-alice')).map((frame) => String(frame.id));
+    const received = client.frames.filter(eventOf('ws-alice')).map((frame) => String(frame.id));
     const expected = witness.frames.filter((frame) => of('ws-alice')(frame) && compareIds(String(frame.id), after) > 0).map((frame) => String(frame.id));
     expect(new Set(received).size).toBe(received.length);
     expect([...received].sort(compareIds)).toEqual(expected);
@@ -180,11 +195,17 @@ describe('WebSocket events end to end', () => {
     const client = await open(`apiKey=${stack.apiKey}&sessionId=quiet`);
     client.send({ action: 'resume', sessionId: 'ws-alice', after: veryFirst });
     const error = await client.waitFor((frame) => frame.event === 'error');
-    expect(error).toMatchObject({ sessionId: 'ws-alice', data: { code: 'EVENTS_EXPIRED' } });
+    expect(error).toMatchObject({ sessionId: 'ws-alice', action: 'resume', data: { code: 'EVENTS_EXPIRED' } });
     await eventually('the replay', async () => (client.frames.filter(of('ws-alice')).length >= entries.length - 2 + 1 ? true : undefined));
-    const replayed = client.frames.filter((frame) => of('ws-alice')(frame) && frame.event !== 'error').map((frame) => frame.id);
+    const replayed = client.frames.filter(eventOf('ws-alice')).map((frame) => frame.id);
     expect(replayed).toEqual(entries.slice(2).map(([id]) => id));
     expect(client.frames.indexOf(error)).toBe(0);
+    expect(await client.waitFor((frame) => frame.event === 'resumed')).toEqual({
+      event: 'resumed',
+      sessionId: 'ws-alice',
+      replayed: entries.length - 2,
+      expired: true,
+    });
   });
 
   it('leaves an unfiltered connection unfiltered after a resume', async () => {
@@ -194,8 +215,8 @@ describe('WebSocket events end to end', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     await inject(1, 'still-all');
     expect((await stack.api.request('POST', '/api/simulator/sessions/ws-bob/incoming', { body: { from: '4930999999', text: 'to bob' } })).status).toBe(202);
-    await client.waitFor((frame) => frame.sessionId === 'ws-alice' && (frame.data as Message).body === 'still-all-1');
-    await client.waitFor((frame) => frame.sessionId === 'ws-bob' && (frame.data as Message).body === 'to bob');
+    await client.waitFor((frame) => frame.sessionId === 'ws-alice' && (frame.data as Message | undefined)?.body === 'still-all-1');
+    await client.waitFor((frame) => frame.sessionId === 'ws-bob' && (frame.data as Message | undefined)?.body === 'to bob');
   });
 
   it('removes a connection that is gone (no $disconnect) at its first failed post', async () => {
