@@ -14,6 +14,8 @@ export interface RedisKeys {
   hosts: string;
   /** String with a TTL: the HostInfo JSON of a live host. */
   host(hostId: string): string;
+  /** Sorted set: recent placements of new sessions (`<host id>|<nonce>` → time), counted as load until heartbeats catch up. */
+  placements: string;
   /** List: command envelopes waiting for that host (LPUSH in, BRPOP out). */
   hostInbox(hostId: string): string;
   /** Pub/sub channel: replies for one caller process. */
@@ -63,6 +65,7 @@ export function redisKeys(prefix = 'wa'): RedisKeys {
     sessionOwner: (id) => `${s(id)}:owner`,
     hosts: `${prefix}:hosts`,
     host: (hostId) => `${prefix}:host:${hostId}`,
+    placements: `${prefix}:placements`,
     hostInbox: (hostId) => `${prefix}:host:${hostId}:inbox`,
     replies: (callerId) => `${prefix}:replies:${callerId}`,
     events: (id) => `${s(id)}:events`,

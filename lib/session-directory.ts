@@ -5,7 +5,8 @@
 import { hostInfoSchema, sessionRecordSchema, type HostInfo, type SessionRecord } from '../contract/commands.js';
 import type { RedisKeys } from '../contract/redis-keys.js';
 import type { Redis } from './redis.js';
-import { readSessionScript } from './redis-scripts.js';
+import { randomUUID } from 'node:crypto';
+import { placeSessionScript, readSessionScript } from './redis-scripts.js';
 
 /** Where a session stands in the list: its creation time (the index's score) and its id. */
 export interface SessionPosition {
@@ -14,6 +15,8 @@ export interface SessionPosition {
 }
 
 const sameMsMargin = 64;
+/** Long enough for a placed session to show in its host's heartbeat (a few heartbeats). */
+const defaultPlacementWindowMs = 10_000;
 
 export interface SessionEntry {
   record: SessionRecord;
@@ -80,6 +83,19 @@ export class SessionDirectory {
       entries.push({ record: parseRecord(raw), ownerHostId: typeof owner === 'string' && alive.has(owner) ? owner : null });
     });
     return entries;
+  }
+
+  /**
+   * The live host of `engine` a new session should go to (least loaded, counting placements not yet in a
+   * heartbeat), or null when none runs. Each call counts as one placement on the host it answers.
+   */
+  async placeSession(engine: string, windowMs = defaultPlacementWindowMs): Promise<string | null> {
+    const hostId = await placeSessionScript.run(
+      this.redis,
+      [this.keys.hosts, this.keys.placements],
+      [this.keys.host(''), Date.now(), windowMs, engine, randomUUID()],
+    );
+    return typeof hostId === 'string' ? hostId : null;
   }
 
   /** Hosts whose heartbeat is live, least loaded first. */

@@ -16,7 +16,7 @@ export interface ApiDependencies {
   ready(): Promise<void>;
   /** Whether Redis answers a PING within a short time. */
   ping(): Promise<boolean>;
-  directory: Pick<SessionDirectory, 'get' | 'page' | 'liveHosts'>;
+  directory: Pick<SessionDirectory, 'get' | 'page' | 'placeSession'>;
   bus: Pick<CommandBus, 'request'>;
   idempotency: IdempotencyStore;
   sendRateLimiter: SendRateLimiter;

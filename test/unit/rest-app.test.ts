@@ -28,7 +28,7 @@ function appWith(overrides: Partial<ApiDependencies> = {}, sessions: Record<stri
     directory: {
       get: async (id) => sessions[id] ?? null,
       page: async () => ({ entries: Object.values(sessions), next: null }),
-      liveHosts: async () => [{ hostId: 'h1', engine: 'simulator', sessions: 0, startedAt: now, heartbeatAt: now }],
+      placeSession: async () => 'h1',
     },
     bus: {
       request: async (target, command) => {
@@ -132,7 +132,7 @@ describe('REST app', () => {
           throw new TypeError('cannot read properties of undefined (at secret.ts:12)');
         },
         page: async () => ({ entries: [], next: null }),
-        liveHosts: async () => [],
+        placeSession: async () => null,
       },
     });
     const response = await call('GET', '/api/sessions/alice', { headers: { 'x-request-id': 'req-42' } });

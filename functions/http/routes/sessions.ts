@@ -37,9 +37,9 @@ export function sessionRoutes(deps: ApiDependencies): Hono<ApiEnv> {
       if ((await deps.directory.get(sessionId)) !== null) {
         throw new ServiceError('SESSION_EXISTS', `A session named '${sessionId}' exists already.`, { details: { sessionId } });
       }
-      const [host] = await deps.directory.liveHosts();
-      if (host === undefined) throw new ServiceError('SESSION_HOST_UNAVAILABLE', 'No session host is running.');
-      const result = await deps.bus.request({ hostId: host.hostId, sessionId }, { type: 'create' }, deps.config.commandTimeoutMs, c.get('requestId'));
+      const hostId = await deps.directory.placeSession(deps.config.engine);
+      if (hostId === null) throw new ServiceError('SESSION_HOST_UNAVAILABLE', `No session host of the ${deps.config.engine} engine is running.`);
+      const result = await deps.bus.request({ hostId, sessionId }, { type: 'create' }, deps.config.commandTimeoutMs, c.get('requestId'));
       return { status: 201, body: result, headers: { location: `/api/sessions/${encodeURIComponent(sessionId)}` } };
     };
     if (idempotencyKey === null) return respondStored(c, await create());
