@@ -596,7 +596,8 @@ export class WebjsSession implements EngineSession {
     if (!page || handle.dead || this.options.pageIdShim === false) return;
     try {
       const report = (await withTimeout(page.evaluate(msgKeyShimExpression), SHIM_TIMEOUT_MS, 'the id shim')) as MsgKeyShimReport;
-      const summary = JSON.stringify(report);
+      // Installed once per page load; later runs answer "already installed", which is no news.
+      const summary = report.patched ? `patched:${String(report.alias)}` : JSON.stringify(report);
       if (summary === handle.shimReport) return;
       handle.shimReport = summary;
       this.log.info({ msgKeyShim: report }, report.patched ? 'message-id shim installed in WhatsApp Web' : 'message-id shim not needed or not possible yet');
