@@ -155,5 +155,7 @@ export const hostInfoSchema = z.object({
   sessions: z.number().int().nonnegative(),
   startedAt: z.string(),
   heartbeatAt: z.string(),
+  /** The same instant in epoch ms: placement counts the sessions placed on the host since then. */
+  heartbeatAtMs: z.number().optional(),
 });
 export type HostInfo = z.infer<typeof hostInfoSchema>;

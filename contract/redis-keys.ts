@@ -16,6 +16,8 @@ export interface RedisKeys {
   host(hostId: string): string;
   /** Sorted set: recent placements of new sessions (`<host id>|<nonce>` → time), counted as load until heartbeats catch up. */
   placements: string;
+  /** Pub/sub channel: a host id, each time a host withdraws or gives up a session (others look at once). */
+  hostChanges: string;
   /** List: command envelopes waiting for that host (LPUSH in, BRPOP out). */
   hostInbox(hostId: string): string;
   /** Pub/sub channel: replies for one caller process. */
@@ -66,6 +68,7 @@ export function redisKeys(prefix = 'wa'): RedisKeys {
     hosts: `${prefix}:hosts`,
     host: (hostId) => `${prefix}:host:${hostId}`,
     placements: `${prefix}:placements`,
+    hostChanges: `${prefix}:host-changes`,
     hostInbox: (hostId) => `${prefix}:host:${hostId}:inbox`,
     replies: (callerId) => `${prefix}:replies:${callerId}`,
     events: (id) => `${s(id)}:events`,

@@ -151,6 +151,11 @@ export class CommandWorker {
    * The commands in flight past twice their caller's deadline (running, or waiting behind one of their session's
    * that is), the oldest first; `slots` is how many commands may be in flight at once.
    */
+  /** Whether a command of the session is queued or running here (such a session is never moved). */
+  busy(sessionId: string): boolean {
+    return this.perSession.has(sessionId);
+  }
+
   stuck(): { slots: number; inFlight: number; stuck: Array<{ sessionId: string; type: string; inFlightMs: number }> } {
     const now = this.now();
     const stuck = [...this.accepted.values()]

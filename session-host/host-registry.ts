@@ -12,6 +12,17 @@
  *
  * A host that reports a problem (every command slot stuck) stops renewing its heartbeat, so that the others adopt
  * its sessions; its sweep then only releases what they took. It beats again once the problem is gone.
+ *
+ * Failover in seconds: every `watchMs` each host looks at which hosts are live (one ZRANGE and one MGET); a host
+ * whose heartbeat key is gone (it withdrew at SIGTERM, or its TTL ran out after a kill -9) triggers a sweep at once,
+ * and so does a withdrawal announced on the host-changes channel. After the sweep the gone host's inbox is handed
+ * over (inbox-handover.ts): its waiting commands go to the sessions' new owners instead of timing out.
+ *
+ * Placement that spreads: a sweep adopts a gone host's sessions only up to this host's fair share (the sessions of
+ * all hosts over the live hosts of its engine, rounded up), in random order, so the survivors split them; its own
+ * sessions from before a restart it always takes back. And a host that holds more than its share by two or more
+ * hands one idle session (no command queued, not starting) over per heartbeat, so a new or restarted host fills up
+ * gradually.
  */
 import { randomUUID } from 'node:crypto';
 import type { HostInfo } from '../contract/commands.js';
@@ -19,6 +30,8 @@ import type { RedisKeys } from '../contract/redis-keys.js';
 import type { Logger } from '../lib/logger.js';
 import type { Redis } from '../lib/redis.js';
 import { hostHeartbeatScript, hostWithdrawScript } from '../lib/redis-scripts.js';
+import type { SessionDirectory } from '../lib/session-directory.js';
+import { handOverInbox } from './inbox-handover.js';
 import type { SessionManager } from './sessions/session-manager.js';
 
 export interface HostRegistryOptions {
@@ -38,7 +51,18 @@ export interface HostRegistryOptions {
   onLeaseLost?: (holder: string | null) => void;
   /** Null while this host can work; else why not: the heartbeat is then withheld so that others adopt its sessions. */
   problem?: () => string | null;
+  /** A connection of its own for the host-changes channel (it blocks in subscriber mode); none = watch only. */
+  subscriber?: Redis;
+  /** Finds a session's live owner, to hand over a gone host's inbox. */
+  directory?: Pick<SessionDirectory, 'get'>;
+  /** Whether a session has a command queued or running here: such a session is never moved. */
+  isBusy?: (sessionId: string) => boolean;
+  /** How often the live hosts are looked at (default: half a heartbeat, at most 1 s). */
+  watchMs?: number;
 }
+
+/** Statuses a session may be moved in: never one that is starting (it would start twice over). */
+const movableStatuses = ['connected', 'qr', 'disconnected', 'failed'] as const;
 
 /** The lease on a host id is held by another live process. */
 export class HostIdInUseError extends Error {
@@ -109,6 +133,13 @@ export class HostRegistry {
   leaseLost = false;
   /** The problem the heartbeat is withheld for, if any. */
   private withheldFor: string | null = null;
+  private watcher: NodeJS.Timeout | undefined;
+  /** Live hosts of this engine at the last look (this one included). */
+  private knownLive = new Set<string>();
+  private watching = false;
+  /** A sweep was asked for while one ran: run another right after. */
+  private sweepAgain = false;
+  private currentSweep: Promise<void> | null = null;
 
   constructor(private readonly options: HostRegistryOptions) {}
 
@@ -121,7 +152,63 @@ export class HostRegistry {
     this.timer = setInterval(() => {
       this.beating = this.beat();
     }, this.options.heartbeatMs);
+    this.knownLive = await this.liveHosts();
     await this.runSweep();
+    const { subscriber, keys } = this.options;
+    if (subscriber !== undefined) {
+      subscriber.on('message', (channel: string, goneHostId: string) => {
+        if (channel === keys.hostChanges && goneHostId !== this.options.hostId) void this.look();
+      });
+      await subscriber.subscribe(keys.hostChanges);
+    }
+    this.watcher = setInterval(() => void this.look(), this.options.watchMs ?? Math.min(1_000, Math.max(50, this.options.heartbeatMs / 2)));
+    this.watcher.unref();
+  }
+
+  /** Hosts whose heartbeat key exists and that run this host's engine. */
+  private async liveHosts(): Promise<Set<string>> {
+    const { redis, keys, engine } = this.options;
+    const hostIds = await redis.zrange(keys.hosts, 0, -1);
+    const live = new Set<string>();
+    if (hostIds.length === 0) return live;
+    const infos = await redis.mget(hostIds.map((hostId) => keys.host(hostId)));
+    hostIds.forEach((hostId, index) => {
+      const raw = infos[index];
+      if (typeof raw !== 'string') return;
+      try {
+        if ((JSON.parse(raw) as { engine?: unknown }).engine === engine) live.add(hostId);
+      } catch {
+        // A host key that does not parse is no host of ours.
+      }
+    });
+    return live;
+  }
+
+  /**
+   * Looks at the live hosts: when one is gone, sweeps at once (adopting this host's share of its sessions), then
+   * hands its inbox over; when one is new, the next heartbeats move sessions to it.
+   */
+  private async look(): Promise<void> {
+    if (this.watching || this.sweepsStopped || this.withheldFor !== null) return;
+    this.watching = true;
+    try {
+      const live = await this.liveHosts();
+      const gone = [...this.knownLive].filter((hostId) => !live.has(hostId) && hostId !== this.options.hostId);
+      const changed = gone.length > 0 || [...live].some((hostId) => !this.knownLive.has(hostId));
+      this.knownLive = live;
+      if (!changed) return;
+      if (gone.length > 0) this.options.logger.info({ gone }, 'session hosts are gone: adopting a share of their sessions');
+      await this.requestSweep();
+      const { directory } = this.options;
+      if (directory === undefined) return;
+      for (const goneHostId of gone) {
+        await handOverInbox(goneHostId, { redis: this.options.redis, keys: this.options.keys, directory, logger: this.options.logger });
+      }
+    } catch (error) {
+      this.options.logger.warn({ err: error }, 'could not look at the live session hosts');
+    } finally {
+      this.watching = false;
+    }
   }
 
   /** No more adoptions (shutdown): the heartbeat goes on until stop(). */
@@ -132,11 +219,16 @@ export class HostRegistry {
   /** Stops the heartbeat and withdraws this host at once, so that others may adopt its sessions without waiting. */
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    clearInterval(this.watcher);
     this.timer = undefined;
+    this.watcher = undefined;
     await this.beating;
+    await this.options.subscriber?.unsubscribe().catch(() => undefined);
     if (this.leaseLost) return;
     const { redis, keys, hostId, leaseToken } = this.options;
     await hostWithdrawScript.run(redis, [keys.hostLease(hostId), keys.host(hostId), keys.hosts], [leaseToken, hostId]);
+    // The others need not wait for their next look.
+    await redis.publish(keys.hostChanges, hostId);
   }
 
   private async beat(): Promise<void> {
@@ -156,6 +248,7 @@ export class HostRegistry {
       if (!(await this.heartbeat())) return;
       this.beats += 1;
       if (this.beats % (this.options.sweepEvery ?? 5) === 0) void this.runSweep();
+      else void this.rebalance();
     } catch (error) {
       this.options.logger.warn({ err: error }, 'heartbeat failed');
     }
@@ -171,6 +264,7 @@ export class HostRegistry {
       sessions: this.options.sessions.size,
       startedAt: this.startedAt,
       heartbeatAt: new Date(now).toISOString(),
+      heartbeatAtMs: now,
     };
     // Hosts gone for an hour leave the index; their key expired long before.
     const beat = await hostHeartbeatScript.run(
@@ -201,16 +295,61 @@ export class HostRegistry {
     return this.withheldFor;
   }
 
+  /** A full sweep that begins after this call; resolves when it is done. */
+  private async requestSweep(): Promise<void> {
+    if (this.currentSweep !== null) {
+      this.sweepAgain = true;
+      await this.currentSweep;
+    }
+    await this.runSweep();
+  }
+
   /** One sweep at a time, none once stopped; a sweep's failure is logged, never thrown. */
   private async runSweep(mode: 'full' | 'release-only' = 'full'): Promise<void> {
-    if (this.sweeping || this.sweepsStopped) return;
+    if (this.sweeping || this.sweepsStopped) {
+      if (this.sweeping) this.sweepAgain = true;
+      return this.currentSweep ?? undefined;
+    }
     this.sweeping = true;
+    this.currentSweep = (async () => {
+      try {
+        do {
+          this.sweepAgain = false;
+          await this.sweep(mode);
+        } while (this.sweepAgain && !this.sweepsStopped);
+      } catch (error) {
+        this.options.logger.warn({ err: error }, 'sweep failed');
+      } finally {
+        this.sweeping = false;
+        this.currentSweep = null;
+      }
+    })();
+    return this.currentSweep;
+  }
+
+  /** This host's fair share: every session over the live hosts of its engine, rounded up. */
+  private async fairShare(): Promise<number> {
+    const { redis, keys } = this.options;
+    const [total, live] = await Promise.all([redis.zcard(keys.sessions), this.liveHosts()]);
+    live.add(this.options.hostId);
+    return Math.ceil(total / live.size);
+  }
+
+  /** Moves one idle session away when this host holds two or more above its share. */
+  private async rebalance(): Promise<void> {
+    const { sessions, isBusy, logger, redis, keys, hostId } = this.options;
+    if (this.sweeping || this.sweepsStopped || this.withheldFor !== null || isBusy === undefined) return;
     try {
-      await this.sweep(mode);
+      const share = await this.fairShare();
+      if (sessions.size < share + 2) return;
+      const candidate = sessions.idsWithStatus(movableStatuses).find((sessionId) => !isBusy(sessionId));
+      if (candidate === undefined) return;
+      if (await sessions.handOver(candidate)) {
+        logger.info({ sessionId: candidate, sessions: sessions.size, share }, 'moved a session to a less loaded host');
+        await redis.publish(keys.hostChanges, hostId);
+      }
     } catch (error) {
-      this.options.logger.warn({ err: error }, 'sweep failed');
-    } finally {
-      this.sweeping = false;
+      logger.warn({ err: error }, 'could not rebalance');
     }
   }
 
@@ -218,6 +357,8 @@ export class HostRegistry {
     const { redis, keys, hostId, sessions, logger } = this.options;
     const ids = await redis.zrange(keys.sessions, 0, -1);
     if (ids.length === 0) return;
+    // Orphans of other hosts are taken up to this host's share, in random order, so that survivors split them.
+    let room = Math.max(0, (await this.fairShare()) - sessions.size);
     const owners = await redis.mget(ids.map((id) => keys.sessionOwner(id)));
     const ownerIds = [...new Set(owners.filter((owner): owner is string => typeof owner === 'string'))];
     const alive = new Set<string>();
@@ -227,19 +368,26 @@ export class HostRegistry {
         if (typeof hostKeys[index] === 'string') alive.add(owner);
       });
     }
-    for (const [index, sessionId] of ids.entries()) {
+    const order = ids
+      .map((sessionId, index) => ({ sessionId, owner: owners[index] ?? null, key: Math.random() }))
+      .sort((a, b) => a.key - b.key);
+    for (const { sessionId, owner } of order) {
       if (this.sweepsStopped) return;
-      const owner = owners[index] ?? null;
       if (sessions.has(sessionId)) {
         if (owner !== null && owner !== hostId) await sessions.release(sessionId);
         continue;
       }
-      if (mode === 'full' && (owner === null || owner === hostId || !alive.has(owner))) {
-        try {
-          if (await sessions.adopt(sessionId)) logger.info({ sessionId, previousOwner: owner }, 'adopted a session');
-        } catch (error) {
-          logger.error({ err: error, sessionId }, 'could not adopt a session');
+      if (mode !== 'full') continue;
+      const own = owner === hostId;
+      if (!own && (owner !== null && alive.has(owner))) continue;
+      if (!own && room <= 0) continue;
+      try {
+        if (await sessions.adopt(sessionId)) {
+          if (!own) room -= 1;
+          logger.info({ sessionId, previousOwner: owner }, 'adopted a session');
         }
+      } catch (error) {
+        logger.error({ err: error, sessionId }, 'could not adopt a session');
       }
     }
   }

@@ -112,6 +112,9 @@ async function main(): Promise<void> {
     leaseToken,
     // Every command slot stuck: take no heartbeat, so that the other hosts adopt this one's sessions.
     problem: () => worker.problem(),
+    subscriber: connect('host-changes', false),
+    directory,
+    isBusy: (sessionId) => worker.busy(sessionId),
     onLeaseLost: () => void shutdown('lease lost', { leaseLost: true }),
   });
 

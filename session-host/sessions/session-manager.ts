@@ -222,6 +222,33 @@ export class SessionManager {
     );
   }
 
+  /** Local sessions whose status is one of `statuses`: candidates to move to a less loaded host. */
+  idsWithStatus(statuses: readonly SessionStatus[]): string[] {
+    return [...this.sessions.values()].filter((managed) => statuses.includes(managed.record.status)).map((managed) => managed.record.id);
+  }
+
+  /**
+   * Moves a session away (rebalancing): stops it here, keeping its data, and gives up the claim so that a less
+   * loaded host adopts it. False when it is not here or not ours any more.
+   */
+  async handOver(sessionId: string): Promise<boolean> {
+    const managed = this.sessions.get(sessionId);
+    if (managed === undefined || this.busy.has(sessionId) || this.closing) return false;
+    this.busy.add(sessionId);
+    try {
+      managed.active = false;
+      this.sessions.delete(sessionId);
+      await managed.lifecycle;
+      await this.bounded(managed, 'stop', () => managed.engineSession.stop());
+      await managed.writes;
+      const disowned = await this.store.disown(sessionId);
+      managed.logger.info({ disowned }, 'handed the session over to a less loaded host');
+      return disowned;
+    } finally {
+      this.busy.delete(sessionId);
+    }
+  }
+
   /** Stops a session that another host has taken over, without touching its data or its record. */
   async release(sessionId: string): Promise<void> {
     const managed = this.sessions.get(sessionId);

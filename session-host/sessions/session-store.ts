@@ -2,7 +2,7 @@
 import { sessionRecordSchema, type SessionRecord } from '../../contract/commands.js';
 import type { RedisKeys } from '../../contract/redis-keys.js';
 import type { Redis } from '../../lib/redis.js';
-import { claimSessionScript, createSessionScript, saveSessionScript } from '../../lib/redis-scripts.js';
+import { claimSessionScript, createSessionScript, disownSessionScript, saveSessionScript } from '../../lib/redis-scripts.js';
 
 export type ClaimOutcome = 'claimed' | 'owned-elsewhere' | 'missing';
 
@@ -40,6 +40,11 @@ export class SessionStore {
       [this.hostId, this.keys.host('')],
     );
     return outcome === 1 ? 'claimed' : outcome === 0 ? 'owned-elsewhere' : 'missing';
+  }
+
+  /** Gives up this host's claim (the session moves to another host); false when it was not ours. */
+  async disown(sessionId: string): Promise<boolean> {
+    return (await disownSessionScript.run(this.redis, [this.keys.sessionOwner(sessionId)], [this.hostId])) === 1;
   }
 
   async get(sessionId: string): Promise<SessionRecord | null> {
