@@ -19,6 +19,7 @@ const parts = [
   { name: 'paths', file: 'bench/parts/paths.ts', timeoutMs: 8 * 60_000 },
   { name: 'sessions', file: 'bench/parts/sessions.ts', timeoutMs: 6 * 60_000 },
   { name: 'cold-start', file: 'bench/parts/cold-start.ts', timeoutMs: 3 * 60_000 },
+  { name: 'failover', file: 'bench/parts/failover.ts', timeoutMs: 3 * 60_000 },
 ] as const;
 
 const args = process.argv.slice(2);

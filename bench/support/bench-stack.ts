@@ -29,7 +29,9 @@ export interface BenchStack {
   bus: CommandBus;
   directory: SessionDirectory;
   /** Creates a simulated session on the host and scans it; resolves once Redis says `connected`. */
-  createConnected(sessionId: string, phone: string): Promise<void>;
+  createConnected(sessionId: string, phone: string, hostId?: string): Promise<void>;
+  /** Starts another session host on the same Redis and data folder (as hosts sharing a volume). */
+  startHost(hostId: string, env?: Record<string, string>): Promise<ManagedProcess>;
 }
 
 export const silentLogger = createLogger('bench', 'silent');
@@ -63,18 +65,20 @@ export async function startBenchStack(
     });
     context.track(offline.process);
   }
-  const host = context.track(
-    await startSessionHost({
-      redisUrl: redis.url,
-      keyPrefix,
-      engine: 'simulator',
-      hostId,
-      dataDir,
-      wsManagementEndpoint: offline?.managementEndpoint ?? 'http://127.0.0.1:9',
-      // The host logs at info (its "ready" line is what the start waits for); it logs no line per command.
-      env: { SIMULATOR_QR_ROTATE_MS: '3600000', SIMULATOR_AUTO_SCAN_MS: '0', ...options.hostEnv },
-    }),
-  );
+  const startHost = async (id: string, env: Record<string, string> = {}) =>
+    context.track(
+      await startSessionHost({
+        redisUrl: redis.url,
+        keyPrefix,
+        engine: 'simulator',
+        hostId: id,
+        dataDir,
+        wsManagementEndpoint: offline?.managementEndpoint ?? 'http://127.0.0.1:9',
+        // The host logs at info (its "ready" line is what the start waits for); it logs no line per command.
+        env: { SIMULATOR_QR_ROTATE_MS: '3600000', SIMULATOR_AUTO_SCAN_MS: '0', ...options.hostEnv, ...env },
+      }),
+    );
+  const host = await startHost(hostId);
 
   const keys = redisKeys(keyPrefix);
   const client = createRedis(redis.url, { name: 'bench:main', queueWhileOffline: true });
@@ -88,9 +92,9 @@ export async function startBenchStack(
   });
   const directory = new SessionDirectory(client, keys);
 
-  const createConnected = async (sessionId: string, phone: string) => {
-    await bus.request({ hostId, sessionId }, { type: 'create' }, 30_000);
-    await bus.request({ hostId, sessionId }, { type: 'sim.scan', phone }, 30_000);
+  const createConnected = async (sessionId: string, phone: string, on = hostId) => {
+    await bus.request({ hostId: on, sessionId }, { type: 'create' }, 30_000);
+    await bus.request({ hostId: on, sessionId }, { type: 'sim.scan', phone }, 30_000);
     await waitFor(
       `${sessionId} connected`,
       async () => ((await directory.get(sessionId))?.record.status === 'connected' ? true : undefined),
@@ -98,7 +102,7 @@ export async function startBenchStack(
       20,
     );
   };
-  return { redis, offline, host, hostId, keyPrefix, apiKey, keys, client, bus, directory, createConnected };
+  return { redis, offline, host, hostId, keyPrefix, apiKey, keys, client, bus, directory, createConnected, startHost };
 }
 
 /** Runs `task` over `items` with at most `limit` in flight. */
