@@ -50,31 +50,75 @@ export const simulatedMailItemSchema = z.discriminatedUnion('kind', [
 ]);
 export type SimulatedMailItem = z.infer<typeof simulatedMailItemSchema>;
 
-export const commandSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('create') }),
-  z.object({ type: z.literal('delete') }),
-  z.object({ type: z.literal('restart') }),
-  z.object({
-    type: z.literal('send'),
-    chatId: z.string(),
-    text: z.string(),
-    /** The client's Idempotency-Key: the host sends at most once per key, even across its own crashes. */
-    idempotencyKey: z.string().optional(),
-  }),
-  z.object({ type: z.literal('chats') }),
-  z.object({ type: z.literal('messages'), chatId: z.string(), limit: z.number().int().min(1).max(500) }),
-  z.object({ type: z.literal('contacts') }),
-  z.object({ type: z.literal('contact'), contactId: z.string() }),
-  z.object({ type: z.literal('pairing-code'), phone: z.string().regex(/^\d{6,15}$/) }),
-  z.object({ type: z.literal('sim.scan'), phone: z.string().optional() }),
-  z.object({ type: z.literal('sim.pair'), code: z.string() }),
-  z.object({ type: z.literal('sim.incoming'), from: z.string(), text: z.string() }),
-  /** A nudge between hosts: the session's mailbox has something; the host that runs it delivers it. */
-  z.object({ type: z.literal('sim.drain') }),
-  z.object({ type: z.literal('ws.resume'), connectionId: z.string().min(1), after: z.string() }),
-]);
-export type Command = z.infer<typeof commandSchema>;
-export type CommandType = Command['type'];
+const sessionResult = z.object({ session: sessionSchema });
+const emptyResult = z.object({});
+
+/** One command of the protocol: the fields of its request (besides `type`) and what a successful reply carries. */
+function command<Request extends z.ZodRawShape, Result extends z.ZodType>(request: Request, result: Result) {
+  return { request, result };
+}
+
+/**
+ * Every command, each declared once: its request fields and its result. The session host's handler map is typed
+ * `{[T in CommandType]: Handler<T>}` over this table, so a command without a handler does not compile.
+ */
+export const commands = {
+  create: command({}, sessionResult),
+  delete: command({}, sessionResult),
+  restart: command({}, sessionResult),
+  send: command(
+    {
+      chatId: z.string(),
+      text: z.string(),
+      /** The client's Idempotency-Key: the host sends at most once per key, even across its own crashes. */
+      idempotencyKey: z.string().optional(),
+    },
+    z.object({ message: messageSchema }),
+  ),
+  chats: command({}, z.object({ chats: z.array(chatSchema) })),
+  messages: command({ chatId: z.string(), limit: z.number().int().min(1).max(500) }, z.object({ messages: z.array(messageSchema) })),
+  contacts: command({}, z.object({ contacts: z.array(contactSchema) })),
+  contact: command({ contactId: z.string() }, z.object({ contact: contactSchema })),
+  'pairing-code': command({ phone: z.string().regex(/^\d{6,15}$/) }, z.object({ code: z.string() })),
+  /**
+   * An engine's own control (the simulator's scan, pair, incoming, and the nudge between hosts that a session's
+   * mailbox has something): the engine declares its controls and their schemas (contract/simulator.ts), the
+   * protocol only carries them. An engine without that control answers NOT_SUPPORTED_BY_ENGINE.
+   */
+  'engine.control': command({ action: z.string().min(1).max(64), input: z.unknown() }, z.unknown()),
+  'ws.resume': command(
+    { connectionId: z.string().min(1), after: z.string() },
+    // The host answers as soon as the replay is queued (the replay then answers the client itself with `resumed`);
+    // a host of an earlier version answers after its replay, with the counts.
+    z.union([
+      z.object({ queued: z.literal(true) }),
+      z.object({ replayed: z.number().int().nonnegative(), expired: z.boolean() }),
+    ]),
+  ),
+};
+
+export type CommandType = keyof typeof commands;
+/** The fields of a request shape; a command without fields has none (not an index signature of `never`). */
+type FieldsOf<Shape extends z.ZodRawShape> = keyof Shape extends never ? Record<never, never> : z.infer<z.ZodObject<Shape>>;
+export type CommandOf<T extends CommandType> = { type: T } & FieldsOf<(typeof commands)[T]['request']>;
+export type Command = { [T in CommandType]: CommandOf<T> }[CommandType];
+export type CommandResult<T extends CommandType> = z.infer<(typeof commands)[T]['result']>;
+
+const commandTypes = Object.keys(commands) as CommandType[];
+
+/** The request of any command, `type` first: one schema per command, built from the table. */
+export const commandSchema = z.discriminatedUnion(
+  'type',
+  commandTypes.map((type) => z.object({ type: z.literal(type), ...commands[type].request })) as unknown as [
+    z.ZodObject<{ type: z.ZodLiteral<CommandType> }>,
+    ...Array<z.ZodObject<{ type: z.ZodLiteral<CommandType> }>>,
+  ],
+) as unknown as z.ZodType<Command>;
+
+/** What a successful reply carries, per command: validated again by the caller. */
+export const commandResultSchemas = Object.fromEntries(commandTypes.map((type) => [type, commands[type].result])) as {
+  [T in CommandType]: (typeof commands)[T]['result'];
+};
 
 export const commandEnvelopeSchema = z.object({
   v: z.literal(protocolVersion),
@@ -102,34 +146,7 @@ export const commandReplySchema = z.discriminatedUnion('ok', [
 ]);
 export type CommandReply = z.infer<typeof commandReplySchema>;
 
-const sessionResult = z.object({ session: sessionSchema });
-const emptyResult = z.object({});
 
-/** What a successful reply carries, per command: validated again by the caller. */
-export const commandResultSchemas = {
-  create: sessionResult,
-  delete: sessionResult,
-  restart: sessionResult,
-  send: z.object({ message: messageSchema }),
-  chats: z.object({ chats: z.array(chatSchema) }),
-  messages: z.object({ messages: z.array(messageSchema) }),
-  contacts: z.object({ contacts: z.array(contactSchema) }),
-  contact: z.object({ contact: contactSchema }),
-  'pairing-code': z.object({ code: z.string() }),
-  'sim.scan': sessionResult,
-  'sim.pair': sessionResult,
-  'sim.incoming': z.object({ message: messageSchema }),
-  'sim.drain': emptyResult,
-  // The host answers as soon as the replay is queued (the replay then answers the client itself with `resumed`);
-  // a host of an earlier version answers after its replay, with the counts.
-  'ws.resume': z.union([
-    z.object({ queued: z.literal(true) }),
-    z.object({ replayed: z.number().int().nonnegative(), expired: z.boolean() }),
-  ]),
-} satisfies Record<CommandType, z.ZodType>;
-
-export type CommandResult<T extends CommandType> = z.infer<(typeof commandResultSchemas)[T]>;
-export type CommandOf<T extends CommandType> = Extract<Command, { type: T }>;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Session state in Redis

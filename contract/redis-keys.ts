@@ -24,6 +24,8 @@ export interface RedisKeys {
   replies(callerId: string): string;
   /** Stream: the event log of one session (capped). */
   events(sessionId: string): string;
+  /** String with a TTL: an event with this key is in the session's log already (see append-event-once-2). */
+  eventOnce(sessionId: string, onceKey: string): string;
   /** Hash: one WebSocket connection (its filter, when it connected). */
   wsConnection(connectionId: string): string;
   /** Set: connections that receive every session's events (no subscription). */
@@ -72,6 +74,7 @@ export function redisKeys(prefix = 'wa'): RedisKeys {
     hostInbox: (hostId) => `${prefix}:host:${hostId}:inbox`,
     replies: (callerId) => `${prefix}:replies:${callerId}`,
     events: (id) => `${s(id)}:events`,
+    eventOnce: (id, onceKey) => `${s(id)}:once:${onceKey}`,
     wsConnection: (connectionId) => `${prefix}:ws:conn:${connectionId}`,
     wsUnfiltered: `${prefix}:ws:unfiltered`,
     wsSubscribers: (id) => `${prefix}:ws:subscribers:${id}`,

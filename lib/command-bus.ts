@@ -13,6 +13,7 @@ import {
   commandResultSchemas,
   protocolVersion,
   type CommandEnvelope,
+  type Command,
   type CommandOf,
   type CommandResult,
   type CommandType,
@@ -97,7 +98,8 @@ export class CommandBus {
       deadline,
       ...(traceId === undefined ? {} : { traceId }),
       replyTo: this.channel,
-      command,
+      // A CommandOf<T> is one member of the Command union; TypeScript cannot see that through the generic.
+      command: command as Command,
     };
     const reply = new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -126,7 +128,7 @@ export class CommandBus {
       sessionId: target.sessionId,
       deadline: Date.now() + ttlMs,
       replyTo: null,
-      command,
+      command: command as Command,
     });
   }
 

@@ -1,6 +1,11 @@
-/** What each command of the protocol does on the session host. */
-import type { CommandEnvelope } from '../contract/commands.js';
-import type { CommandHandler } from './command-worker.js';
+/**
+ * What each command of the protocol does on the session host: one handler per command, in a map typed over the
+ * command table (contract/commands.ts), so a command without a handler, or a handler that answers the wrong shape,
+ * does not compile. Each handler gets the caller's deadline as a signal, which the session manager passes to the
+ * engine call.
+ */
+import type { CommandOf, CommandResult, CommandType } from '../contract/commands.js';
+import type { CommandContext, CommandHandler } from './command-worker.js';
 import type { SessionManager } from './sessions/session-manager.js';
 
 export interface ResumeHandler {
@@ -8,41 +13,44 @@ export interface ResumeHandler {
   startResume(connectionId: string, sessionId: string, after: string): void;
 }
 
+export interface HandlerContext extends CommandContext {
+  sessionId: string;
+}
+
+export type Handler<T extends CommandType> = (command: CommandOf<T>, context: HandlerContext) => Promise<CommandResult<T>>;
+export type CommandHandlers = { [T in CommandType]: Handler<T> };
+
+export function commandHandlers(sessions: SessionManager, resumer: ResumeHandler): CommandHandlers {
+  return {
+    create: async (_command, { sessionId }) => ({ session: await sessions.create(sessionId) }),
+    delete: async (_command, { sessionId }) => ({ session: await sessions.delete(sessionId) }),
+    restart: async (_command, { sessionId }) => ({ session: await sessions.restart(sessionId) }),
+    send: async ({ chatId, text, idempotencyKey }, { sessionId, signal }) => ({
+      message: await sessions.send(sessionId, { chatId, text, signal }, idempotencyKey),
+    }),
+    chats: async (_command, { sessionId, signal }) => ({ chats: await sessions.chats(sessionId, { signal }) }),
+    messages: async ({ chatId, limit }, { sessionId, signal }) => ({
+      messages: await sessions.messages(sessionId, { chatId, limit, signal }),
+    }),
+    contacts: async (_command, { sessionId, signal }) => ({ contacts: await sessions.contacts(sessionId, { signal }) }),
+    contact: async ({ contactId }, { sessionId, signal }) => ({ contact: await sessions.contact(sessionId, { contactId, signal }) }),
+    'pairing-code': async ({ phone }, { sessionId, signal }) => ({ code: await sessions.pairingCode(sessionId, { phone, signal }) }),
+    'engine.control': ({ action, input }, { sessionId, signal }) => sessions.control(sessionId, action, input, { signal }),
+    'ws.resume': async ({ connectionId, after }, { sessionId }) => {
+      // Only queued here: a replay (thousands of events, or a client that leaves halfway) must never hold the
+      // command that started it, nor the session's commands behind it. The pusher posts `resumed` when done.
+      resumer.startResume(connectionId, sessionId, after);
+      return { queued: true as const };
+    },
+  };
+}
+
+/** The worker's handler: finds the command's handler in the map and runs it. */
 export function createCommandHandler(sessions: SessionManager, resumer: ResumeHandler): CommandHandler {
-  return async ({ sessionId, command }: CommandEnvelope): Promise<unknown> => {
-    switch (command.type) {
-      case 'create':
-        return { session: await sessions.create(sessionId) };
-      case 'delete':
-        return { session: await sessions.delete(sessionId) };
-      case 'restart':
-        return { session: await sessions.restart(sessionId) };
-      case 'send':
-        return { message: await sessions.send(sessionId, command.chatId, command.text, command.idempotencyKey) };
-      case 'chats':
-        return { chats: await sessions.chats(sessionId) };
-      case 'messages':
-        return { messages: await sessions.messages(sessionId, command.chatId, command.limit) };
-      case 'contacts':
-        return { contacts: await sessions.contacts(sessionId) };
-      case 'contact':
-        return { contact: await sessions.contact(sessionId, command.contactId) };
-      case 'pairing-code':
-        return { code: await sessions.pairingCode(sessionId, command.phone) };
-      case 'sim.pair':
-        return { session: await sessions.simulatorPair(sessionId, command.code) };
-      case 'sim.scan':
-        return { session: await sessions.simulatorScan(sessionId, command.phone) };
-      case 'sim.incoming':
-        return { message: await sessions.simulatorIncoming(sessionId, command.from, command.text) };
-      case 'sim.drain':
-        sessions.simulatorDrain(sessionId);
-        return {};
-      case 'ws.resume':
-        // Only queued here: a replay (thousands of events, or a client that leaves halfway) must never hold the
-        // command that started it, nor the session's commands behind it. The pusher posts `resumed` when done.
-        resumer.startResume(command.connectionId, sessionId, command.after);
-        return { queued: true };
-    }
+  const handlers = commandHandlers(sessions, resumer);
+  return (envelope, context) => {
+    // The map is total over CommandType; TypeScript cannot correlate the union member with its handler here.
+    const handler = handlers[envelope.command.type] as (command: unknown, context: HandlerContext) => Promise<unknown>;
+    return handler(envelope.command, { ...context, sessionId: envelope.sessionId });
   };
 }

@@ -15,10 +15,17 @@
 import { commandEnvelopeSchema, type CommandEnvelope, type CommandReply } from '../contract/commands.js';
 import { ServiceError } from '../contract/errors.js';
 import type { RedisKeys } from '../contract/redis-keys.js';
+import { deadlineSignal, sleep, TimeoutError } from '../lib/async.js';
 import type { Logger } from '../lib/logger.js';
 import type { Redis } from '../lib/redis.js';
 
-export type CommandHandler = (envelope: CommandEnvelope) => Promise<unknown>;
+/** What a handler gets besides the command: the caller's deadline, and a signal that aborts when it passes. */
+export interface CommandContext {
+  deadline: number;
+  signal: AbortSignal;
+}
+
+export type CommandHandler = (envelope: CommandEnvelope, context: CommandContext) => Promise<unknown>;
 
 export interface CommandWorkerOptions {
   /** Used for BRPOP only: a blocked connection can do nothing else. */
@@ -147,15 +154,15 @@ export class CommandWorker {
     });
   }
 
-  /**
-   * The commands in flight past twice their caller's deadline (running, or waiting behind one of their session's
-   * that is), the oldest first; `slots` is how many commands may be in flight at once.
-   */
   /** Whether a command of the session is queued or running here (such a session is never moved). */
   busy(sessionId: string): boolean {
     return this.perSession.has(sessionId);
   }
 
+  /**
+   * The commands in flight past twice their caller's deadline (running, or waiting behind one of their session's
+   * that is), the oldest first; `slots` is how many commands may be in flight at once.
+   */
   stuck(): { slots: number; inFlight: number; stuck: Array<{ sessionId: string; type: string; inFlightMs: number }> } {
     const now = this.now();
     const stuck = [...this.accepted.values()]
@@ -187,11 +194,15 @@ export class CommandWorker {
       return;
     }
     let reply: CommandReply;
+    // The caller's deadline travels down to the engine call, which is abandoned (its timers cleared) when it passes.
+    const deadline = deadlineSignal(envelope.deadline, `${envelope.command.type} of session ${envelope.sessionId}`, this.now);
     try {
-      const result = await this.options.handler(envelope);
+      const result = await this.options.handler(envelope, { deadline: envelope.deadline, signal: deadline.signal });
       reply = { requestId: envelope.requestId, ok: true, result };
     } catch (error) {
-      if (error instanceof ServiceError) {
+      if (error instanceof TimeoutError) {
+        reply = { requestId: envelope.requestId, ok: false, error: { code: 'TIMEOUT', message: `${error.message}; the session host gave up.` } };
+      } else if (error instanceof ServiceError) {
         reply = { requestId: envelope.requestId, ok: false, error: error.toBody() };
       } else {
         logger.error({ err: error }, 'a command failed');
@@ -201,6 +212,8 @@ export class CommandWorker {
           error: { code: 'INTERNAL', message: `The session host failed to run the command (request ${envelope.requestId}).` },
         };
       }
+    } finally {
+      deadline.dispose();
     }
     if (envelope.replyTo === null) return;
     try {
@@ -220,6 +233,3 @@ export class CommandWorker {
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

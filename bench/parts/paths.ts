@@ -12,6 +12,7 @@ import { Agent, request as httpRequest } from 'node:http';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import type { APIGatewayProxyResult, LambdaContext, LambdaEvent } from 'hono/aws-lambda';
+import { simulatorControl } from '../../contract/simulator.js';
 import { createConnectionPoster } from '../../lib/connection-poster.js';
 import { startProcess, waitFor, waitForOutput } from '../../scripts/support/processes.js';
 import { whenOpen } from '../../scripts/support/websocket.js';
@@ -388,7 +389,7 @@ async function eventPath(context: PartContext, stack: BenchStack): Promise<Secti
 
   const incoming = (sessionId: string, sequence: number) => {
     void stack.bus
-      .post({ hostId: stack.hostId, sessionId }, { type: 'sim.incoming', from: outsideNumber, text: `bench event ${sequence}` }, 60_000)
+      .post({ hostId: stack.hostId, sessionId }, simulatorControl('incoming', { from: outsideNumber, text: `bench event ${sequence}` }), 60_000)
       .catch(() => undefined);
   };
 
@@ -536,7 +537,7 @@ async function eventPath(context: PartContext, stack: BenchStack): Promise<Secti
   ];
   return {
     method: [
-      'Event path: the benchmark pushes `sim.incoming` commands straight onto the host\'s inbox (fire and forget, no HTTP on the ' +
+      'Event path: the benchmark pushes `incoming` simulator controls (`engine.control` commands) straight onto the host\'s inbox (fire and forget, no HTTP on the ' +
         'generator side) at a fixed rate (open loop: a timer each ms fires what is due, whatever the answers take). The ' +
         'simulator raises a `message` event; latency = when the `ws` client in this process received the frame − the ' +
         'event\'s `data.timestamp` (set by the host when the engine raised it; ms precision, so each figure may be up to ' +

@@ -6,6 +6,7 @@
  * - `webjs` sessions: PSS of the Chromium process trees per session, Chromium's default flags against ours (see
  *   webjs-memory.ts).
  */
+import { simulatorControl } from '../../contract/simulator.js';
 import { waitFor } from '../../scripts/support/processes.js';
 import { memoryOf, type Memory } from '../support/proc.js';
 import { inParallel, startBenchStack } from '../support/bench-stack.js';
@@ -35,7 +36,7 @@ runPart(async (context): Promise<PartReport> => {
     await inParallel(ids, 32, async (number) => {
       const sessionId = `sim-${number}`;
       await stack.bus.request({ hostId: stack.hostId, sessionId }, { type: 'create' }, 60_000);
-      await stack.bus.request({ hostId: stack.hostId, sessionId }, { type: 'sim.scan', phone: `1555${String(number).padStart(7, '0')}` }, 60_000);
+      await stack.bus.request({ hostId: stack.hostId, sessionId }, simulatorControl('scan', { phone: `1555${String(number).padStart(7, '0')}` }), 60_000);
     });
     const seconds = (performance.now() - started) / 1_000;
     created = target;
@@ -121,7 +122,7 @@ runPart(async (context): Promise<PartReport> => {
     title: 'Sessions per host',
     method: [
       'Simulated sessions: a session host of its own (simulator, QR rotation set to an hour so no timer fires while ' +
-        'measuring), N sessions created and scanned with `create` and `sim.scan` commands pushed onto its inbox by ' +
+        'measuring), N sessions created and scanned with `create` commands and the simulator\'s `scan` control pushed onto its inbox by ' +
         'CommandBus.request (32 in flight), then after a pause the host process\'s RSS and PSS from /proc/<pid>/smaps_rollup; ' +
         'per session = (after − idle) / N. The host runs with `node --import tsx`, as `npm start` runs it. Redis ' +
         'memory per session from INFO memory (used_memory).',

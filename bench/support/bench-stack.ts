@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { redisKeys, type RedisKeys } from '../../contract/redis-keys.js';
+import { simulatorControl } from '../../contract/simulator.js';
 import { CommandBus } from '../../lib/command-bus.js';
 import { createLogger } from '../../lib/logger.js';
 import { createRedis, type Redis } from '../../lib/redis.js';
@@ -94,7 +95,7 @@ export async function startBenchStack(
 
   const createConnected = async (sessionId: string, phone: string, on = hostId) => {
     await bus.request({ hostId: on, sessionId }, { type: 'create' }, 30_000);
-    await bus.request({ hostId: on, sessionId }, { type: 'sim.scan', phone }, 30_000);
+    await bus.request({ hostId: on, sessionId }, simulatorControl('scan', { phone }), 30_000);
     await waitFor(
       `${sessionId} connected`,
       async () => ((await directory.get(sessionId))?.record.status === 'connected' ? true : undefined),

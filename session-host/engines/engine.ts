@@ -5,7 +5,8 @@
  * An engine session reports what happens through `EngineListener`; the session host turns that into session state
  * in Redis and into events. Engines never touch Redis session state or events themselves.
  */
-import type { Ack, Chat, Contact, EngineName, LastError, Me, Message } from '../../contract/api.js';
+import type { Ack, Chat, Contact, EngineName, LastError, Me, Message, Session } from '../../contract/api.js';
+import { ServiceError } from '../../contract/errors.js';
 
 /** The statuses an engine can report; `starting` belongs to the session host (it sets it before `start`). */
 export type EngineStatus = 'qr' | 'authenticated' | 'connected' | 'disconnected' | 'failed';
@@ -44,6 +45,47 @@ export interface EngineListener {
   flushed?(): Promise<void>;
 }
 
+/**
+ * What every call into an engine carries: the caller's deadline, as a signal that aborts when it passes. An engine
+ * gives up the call then (clearing its own timers) instead of holding the session's command queue.
+ */
+export interface CallOptions {
+  signal?: AbortSignal | undefined;
+}
+
+export interface SendOptions extends CallOptions {
+  chatId: string;
+  text: string;
+}
+
+export interface ListMessagesOptions extends CallOptions {
+  chatId: string;
+  limit: number;
+}
+
+export interface GetContactOptions extends CallOptions {
+  contactId: string;
+}
+
+export interface PairingCodeOptions extends CallOptions {
+  /** Digits only. */
+  phone: string;
+}
+
+/**
+ * An engine's own controls, beyond the port (the simulator's scan, pair, incoming...): by name, each takes an input
+ * it validates itself and answers a result the caller validates against the engine's declared schemas.
+ */
+export interface EngineControlContext extends CallOptions {
+  /** The session as the session host has it now (after whatever the control changed synchronously). */
+  session(): Session;
+}
+export type EngineControls = Readonly<Record<string, (input: unknown, context: EngineControlContext) => Promise<unknown>>>;
+
+/**
+ * One WhatsApp session of an engine. The first methods are what every engine does; the optional ones are
+ * capabilities: an engine without one answers NOT_SUPPORTED_BY_ENGINE (422) for that operation (`capabilityOf`).
+ */
 export interface EngineSession {
   /** Begins connecting; resolves once under way. Progress comes through the listener. */
   start(): Promise<void>;
@@ -56,17 +98,44 @@ export interface EngineSession {
    * RecipientNotOnWhatsAppError and sends nothing. A failure after WhatsApp took the message is never a
    * validation error: it is SEND_OUTCOME_UNKNOWN (the message may have left).
    */
-  sendText(chatId: string, text: string): Promise<Message>;
-  listChats(): Promise<Chat[]>;
-  listMessages(chatId: string, limit: number): Promise<Message[]>;
-  listContacts(): Promise<Contact[]>;
+  send(options: SendOptions): Promise<Message>;
+  listChats(options?: CallOptions): Promise<Chat[]>;
+  listMessages(options: ListMessagesOptions): Promise<Message[]>;
+  listContacts(options?: CallOptions): Promise<Contact[]>;
   /** One person or group by phone id or LID, with both identities as far as WhatsApp tells; null when unknown. */
-  getContact(contactId: string): Promise<Contact | null>;
+  getContact?(options: GetContactOptions): Promise<Contact | null>;
   /**
-   * While the session shows a QR: asks WhatsApp for a pairing code for `phone` (digits only) and answers it as
-   * `ABCD-EFGH`. Typing it on that phone links the session as a scan would.
+   * While the session shows a QR: asks WhatsApp for a pairing code for `phone` and answers it as `ABCD-EFGH`.
+   * Typing it on that phone links the session as a scan would.
    */
-  requestPairingCode(phone: string): Promise<string>;
+  requestPairingCode?(options: PairingCodeOptions): Promise<string>;
+  /** The engine's own controls (see EngineControls); none for an engine that has none. */
+  readonly controls?: EngineControls;
+}
+
+/** The optional operations of the port, with what a user reads when an engine lacks one. */
+export const capabilities = {
+  getContact: 'look up a contact',
+  requestPairingCode: 'link a device by pairing code',
+} as const satisfies { [K in keyof EngineSession]?: string };
+export type Capability = keyof typeof capabilities;
+
+/**
+ * The engine's implementation of an optional operation, bound to its session; NOT_SUPPORTED_BY_ENGINE (422) when
+ * the engine has none.
+ */
+export function capabilityOf<C extends Capability>(
+  session: EngineSession,
+  capability: C,
+  engine: EngineName,
+): NonNullable<EngineSession[C]> {
+  const method = session[capability];
+  if (method === undefined) {
+    throw new ServiceError('NOT_SUPPORTED_BY_ENGINE', `The ${engine} engine cannot ${capabilities[capability]}.`, {
+      details: { engine, operation: capability },
+    });
+  }
+  return method.bind(session) as NonNullable<EngineSession[C]>;
 }
 
 export interface EngineSessionOptions {

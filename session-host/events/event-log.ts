@@ -5,6 +5,7 @@
 import { eventBodySchema, type EventBody, type ServiceEvent } from '../../contract/events.js';
 import type { RedisKeys } from '../../contract/redis-keys.js';
 import type { Redis } from '../../lib/redis.js';
+import { appendEventOnceScript } from '../../lib/redis-scripts.js';
 
 export interface EventLogOptions {
   maxLength: number;
@@ -28,9 +29,22 @@ export class EventLog {
     return () => this.listeners.delete(listener);
   }
 
-  async append(body: EventBody): Promise<ServiceEvent> {
+  /**
+   * Appends an event. With `onceKey`, only if no event with that key was appended within the retention time (an
+   * incoming message announced twice, possibly by two processes): then null, and nothing is raised.
+   */
+  async append(body: EventBody, options: { onceKey?: string } = {}): Promise<ServiceEvent | null> {
     const key = this.keys.events(body.sessionId);
     const oldestKept = Date.now() - this.options.retentionMs;
+    if (options.onceKey !== undefined) {
+      const appended = await appendEventOnceScript.run(
+        this.redis,
+        [key, this.keys.eventOnce(body.sessionId, options.onceKey)],
+        [this.options.maxLength, oldestKept, JSON.stringify(body), Math.ceil(this.options.retentionMs / 1_000)],
+      );
+      if (typeof appended !== 'string') return null;
+      return this.raise({ id: appended, ...body });
+    }
     const replies = await this.redis
       .multi()
       .xadd(key, 'MAXLEN', '~', this.options.maxLength, '*', 'e', JSON.stringify(body))
@@ -40,7 +54,10 @@ export class EventLog {
     const error = replies?.[0]?.[0];
     if (error) throw error;
     if (typeof id !== 'string') throw new Error('XADD answered no id');
-    const event: ServiceEvent = { id, ...body };
+    return this.raise({ id, ...body });
+  }
+
+  private raise(event: ServiceEvent): ServiceEvent {
     for (const listener of this.listeners) listener(event);
     return event;
   }

@@ -7,17 +7,32 @@ import { publicSession, type SessionRecord } from '../../contract/commands.js';
 import { ContactNotFoundError, ServiceError, SessionNotConnectedError, SessionNotFoundError } from '../../contract/errors.js';
 import type { EventBody } from '../../contract/events.js';
 import type { Logger } from '../../lib/logger.js';
-import type { Engine, EngineSession, EngineStatusUpdate } from '../engines/engine.js';
-import { isSimulatorSession, type SimulatedEngineSession } from '../engines/simulator/simulator-engine.js';
+import { abandonOnAbort } from '../../lib/async.js';
+import {
+  capabilityOf,
+  type CallOptions,
+  type Engine,
+  type EngineSession,
+  type EngineStatusUpdate,
+  type GetContactOptions,
+  type ListMessagesOptions,
+  type PairingCodeOptions,
+  type SendOptions,
+} from '../engines/engine.js';
 import type { EventLog } from '../events/event-log.js';
 import { applyStatusChange, newSessionRecord, type StatusChange } from './session-state.js';
 import type { SendLedger } from './send-ledger.js';
 import type { SessionStore } from './session-store.js';
 
+/** The session records this manager needs: create, save, claim, read, remove, disown (SessionStore in Redis). */
+export type SessionStorePort = Pick<SessionStore, 'create' | 'save' | 'claim' | 'get' | 'remove' | 'disown'>;
+/** Where events go (the per-session event log). */
+export type EventSink = Pick<EventLog, 'append'>;
+
 export interface SessionManagerOptions {
   engine: Engine;
-  store: SessionStore;
-  events: EventLog;
+  store: SessionStorePort;
+  events: EventSink;
   /** Makes sends under an Idempotency-Key at-most-once across host crashes. */
   sendLedger?: SendLedger;
   logger: Logger;
@@ -49,8 +64,8 @@ export class SessionManager {
   /** Set by stopAll: from then on nothing is adopted. */
   private closing = false;
   private readonly engine: Engine;
-  private readonly store: SessionStore;
-  private readonly events: EventLog;
+  private readonly store: SessionStorePort;
+  private readonly events: EventSink;
   private readonly sendLedger: SendLedger | undefined;
   private readonly logger: Logger;
   private readonly stopTimeoutMs: number;
@@ -140,28 +155,33 @@ export class SessionManager {
     return snapshot;
   }
 
-  async send(sessionId: string, chatId: string, text: string, idempotencyKey?: string): Promise<Message> {
+  async send(sessionId: string, options: SendOptions, idempotencyKey?: string): Promise<Message> {
     const managed = await this.requireConnected(sessionId);
-    const send = () => managed.engineSession.sendText(chatId, text);
+    const send = () => abandonOnAbort(managed.engineSession.send(options), options.signal, 'sending');
     if (idempotencyKey === undefined || this.sendLedger === undefined) return send();
     return this.sendLedger.once(sessionId, idempotencyKey, send);
   }
 
-  async chats(sessionId: string): Promise<Chat[]> {
-    return (await this.requireConnected(sessionId)).engineSession.listChats();
+  async chats(sessionId: string, options: CallOptions = {}): Promise<Chat[]> {
+    const managed = await this.requireConnected(sessionId);
+    return abandonOnAbort(managed.engineSession.listChats(options), options.signal, 'listing chats');
   }
 
-  async messages(sessionId: string, chatId: string, limit: number): Promise<Message[]> {
-    return (await this.requireConnected(sessionId)).engineSession.listMessages(chatId, limit);
+  async messages(sessionId: string, options: ListMessagesOptions): Promise<Message[]> {
+    const managed = await this.requireConnected(sessionId);
+    return abandonOnAbort(managed.engineSession.listMessages(options), options.signal, 'listing messages');
   }
 
-  async contacts(sessionId: string): Promise<Contact[]> {
-    return (await this.requireConnected(sessionId)).engineSession.listContacts();
+  async contacts(sessionId: string, options: CallOptions = {}): Promise<Contact[]> {
+    const managed = await this.requireConnected(sessionId);
+    return abandonOnAbort(managed.engineSession.listContacts(options), options.signal, 'listing contacts');
   }
 
-  async contact(sessionId: string, contactId: string): Promise<Contact> {
-    const contact = await (await this.requireConnected(sessionId)).engineSession.getContact(contactId);
-    if (contact === null) throw new ContactNotFoundError(contactId);
+  async contact(sessionId: string, options: GetContactOptions): Promise<Contact> {
+    const managed = await this.requireConnected(sessionId);
+    const getContact = capabilityOf(managed.engineSession, 'getContact', this.engine.name);
+    const contact = await abandonOnAbort(getContact(options), options.signal, 'looking up a contact');
+    if (contact === null) throw new ContactNotFoundError(options.contactId);
     return contact;
   }
 
@@ -169,42 +189,34 @@ export class SessionManager {
    * Asks the engine for a pairing code while the session shows a QR, and tells WebSocket clients with a
    * `connection_update` that carries it (the user types it on the phone; the session then links as after a scan).
    */
-  async pairingCode(sessionId: string, phone: string): Promise<string> {
+  async pairingCode(sessionId: string, options: PairingCodeOptions): Promise<string> {
     const managed = await this.require(sessionId);
+    const requestPairingCode = capabilityOf(managed.engineSession, 'requestPairingCode', this.engine.name);
     if (managed.record.status !== 'qr') throw qrNotAvailable(managed.record.status);
-    const code = await managed.engineSession.requestPairingCode(phone);
+    const code = await abandonOnAbort(requestPairingCode(options), options.signal, 'asking for a pairing code');
     const update = connectionUpdate(managed.record, this.now());
     if (update.event === 'connection_update') update.data.pairingCode = code;
     this.enqueueEvent(managed, update);
     return code;
   }
 
-  async simulatorPair(sessionId: string, code: string): Promise<Session> {
-    const managed = await this.require(sessionId);
-    if (managed.record.status !== 'qr') throw qrNotAvailable(managed.record.status);
-    await this.simulatorOf(managed).pair(code);
-    return publicSession(managed.record);
-  }
-
-  async simulatorScan(sessionId: string, phone: string | undefined): Promise<Session> {
-    const managed = await this.require(sessionId);
-    if (managed.record.status !== 'qr') throw qrNotAvailable(managed.record.status);
-    await this.simulatorOf(managed).scan(phone);
-    return publicSession(managed.record);
-  }
-
-  async simulatorIncoming(sessionId: string, from: string, text: string): Promise<Message> {
-    const managed = await this.requireConnected(sessionId);
-    return this.simulatorOf(managed).injectIncoming(from, text);
-  }
-
   /**
-   * Another host put something in this session's mailbox. Delivery runs on its own, not in the session's command
-   * queue; a session not here is found by the sweep of whichever host runs it.
+   * One of the engine's own controls (the simulator's scan, pair, incoming, drain): the engine declares and
+   * validates them; an engine without that control answers NOT_SUPPORTED_BY_ENGINE.
    */
-  simulatorDrain(sessionId: string): void {
-    const managed = this.sessions.get(sessionId);
-    if (managed !== undefined) void this.simulatorOf(managed).drain();
+  async control(sessionId: string, action: string, input: unknown, options: CallOptions = {}): Promise<unknown> {
+    const managed = await this.require(sessionId);
+    const control = Object.hasOwn(managed.engineSession.controls ?? {}, action) ? managed.engineSession.controls?.[action] : undefined;
+    if (control === undefined) {
+      throw new ServiceError('NOT_SUPPORTED_BY_ENGINE', `The ${this.engine.name} engine has no control '${action}'.`, {
+        details: { engine: this.engine.name, operation: action },
+      });
+    }
+    return abandonOnAbort(
+      control(input, { signal: options.signal, session: () => publicSession(managed.record) }),
+      options.signal,
+      `the ${action} control`,
+    );
   }
 
   /** Stops every session of this host (keeping their data), waiting for their state to reach Redis. */
@@ -277,7 +289,13 @@ export class SessionManager {
         onStatus: (update) => this.onEngineStatus(managed, update),
         onMessage: (message) => {
           if (!managed.active) return;
-          this.enqueueEvent(managed, { event: 'message', sessionId: record.id, timestamp: this.now().toISOString(), data: message });
+          // Once per message id, whichever host reports it (WhatsApp announces some twice, and a host that took the
+          // session over may report again what the one before it had).
+          this.enqueueEvent(
+            managed,
+            { event: 'message', sessionId: record.id, timestamp: this.now().toISOString(), data: message },
+            `message:${message.id}`,
+          );
         },
         onAck: (ack) => {
           if (!managed.active) return;
@@ -357,9 +375,9 @@ export class SessionManager {
     });
   }
 
-  private enqueueEvent(managed: ManagedSession, body: EventBody): void {
+  private enqueueEvent(managed: ManagedSession, body: EventBody, onceKey?: string): void {
     this.enqueue(managed, async () => {
-      await this.events.append(body);
+      await this.events.append(body, onceKey === undefined ? {} : { onceKey });
     });
   }
 
@@ -388,13 +406,6 @@ export class SessionManager {
     const managed = await this.require(sessionId);
     if (managed.record.status !== 'connected') throw new SessionNotConnectedError(sessionId, managed.record.status);
     return managed;
-  }
-
-  private simulatorOf(managed: ManagedSession): SimulatedEngineSession {
-    if (!isSimulatorSession(managed.engineSession)) {
-      throw new ServiceError('NOT_FOUND', 'Simulator routes exist only when the simulator is the engine.');
-    }
-    return managed.engineSession;
   }
 
   /** Runs an engine stop or logout, but never lets it hold the caller longer than stopTimeoutMs. */

@@ -17,13 +17,24 @@ export interface EngineHarness {
   incoming(from: string, body: string): Promise<void>;
   /** Someone known to WhatsApp by LID only (`<digits>@lid`, no phone known) writes to the session. */
   incomingFromLid(lid: string, body: string): Promise<void>;
-  /** The phone types a pairing code that `session.requestPairingCode(phone)` gave; links the session as a scan. */
+  /** The phone types a pairing code that `session.requestPairingCode({ phone })` gave; links the session as a scan. */
   enterPairingCode(code: string): Promise<void>;
   /** A phone number (digits) that is not on WhatsApp in this engine's world: sending to it must send nothing. */
   unregisteredNumber: string;
   /** A second session object on the same login data (what a restarted host opens). */
   reopen(): EngineHarness;
   cleanup(): Promise<void>;
+}
+
+/** The engine's contact lookup (a capability: every engine of this suite must have it). */
+function contactOf(session: EngineSession, contactId: string) {
+  if (session.getContact === undefined) throw new Error('this engine cannot look up contacts');
+  return session.getContact({ contactId });
+}
+
+function pairingCodeOf(session: EngineSession, phone: string) {
+  if (session.requestPairingCode === undefined) throw new Error('this engine cannot give pairing codes');
+  return session.requestPairingCode({ phone });
 }
 
 export function describeEngineContract(engineName: string, openHarness: () => Promise<EngineHarness>): void {
@@ -88,7 +99,7 @@ export function describeEngineContract(engineName: string, openHarness: () => Pr
 
     it('sends a text as `sent` and reports its ack moving on', async () => {
       const harness = await connected();
-      const message = messageSchema.parse(await harness.session.sendText('4930123456@c.us', 'hello out there'));
+      const message = messageSchema.parse(await harness.session.send({ chatId: '4930123456@c.us', text: 'hello out there' }));
       expect(message).toMatchObject({ fromMe: true, chatId: '4930123456@c.us', body: 'hello out there', type: 'chat' });
       expect(['pending', 'sent']).toContain(message.ack);
       expect(message.id).toMatch(/^true_4930123456@c\.us_\S+$/);
@@ -100,14 +111,14 @@ export function describeEngineContract(engineName: string, openHarness: () => Pr
 
     it('lists chats newest first, history oldest first within the limit, and contacts, in the contract shapes', async () => {
       const harness = await connected();
-      await harness.session.sendText('4930000001@c.us', 'first');
+      await harness.session.send({ chatId: '4930000001@c.us', text: 'first' });
       await harness.incoming('4930000002@c.us', 'second');
       await harness.listener.waitForMessage((message) => message.body === 'second', 10_000);
-      for (const text of ['a', 'b', 'c']) await harness.session.sendText('4930000001@c.us', text);
+      for (const text of ['a', 'b', 'c']) await harness.session.send({ chatId: '4930000001@c.us', text: text });
       const chats = (await harness.session.listChats()).map((chat) => chatSchema.parse(chat));
       expect(chats[0]?.id).toBe('4930000001@c.us');
       expect(chats.map((chat) => chat.id)).toContain('4930000002@c.us');
-      const history = (await harness.session.listMessages('4930000001@c.us', 2)).map((message) => messageSchema.parse(message));
+      const history = (await harness.session.listMessages({ chatId: '4930000001@c.us', limit: 2 })).map((message) => messageSchema.parse(message));
       expect(history.map((message) => message.body)).toEqual(['b', 'c']);
       const contacts = (await harness.session.listContacts()).map((contact) => contactSchema.parse(contact));
       expect(contacts.map((contact) => contact.id)).toContain('4930000002@c.us');
@@ -126,11 +137,11 @@ export function describeEngineContract(engineName: string, openHarness: () => Pr
       const received = messageSchema.parse(await harness.listener.waitForMessage((message) => message.body === 'hello from a lid', 10_000));
       expect(received).toMatchObject({ fromMe: false, from: lid, chatId: lid, sender: { id: lid, lid, phone: null } });
 
-      const reply = messageSchema.parse(await harness.session.sendText(lid, 'hello back'));
+      const reply = messageSchema.parse(await harness.session.send({ chatId: lid, text: 'hello back' }));
       expect(reply).toMatchObject({ fromMe: true, chatId: lid, body: 'hello back' });
       expect(reply.id).not.toBe('');
 
-      const contact = contactSchema.parse(await harness.session.getContact(lid));
+      const contact = contactSchema.parse(await contactOf(harness.session, lid));
       expect(contact).toMatchObject({ id: lid, lid, phone: null, isGroup: false });
     });
 
@@ -138,18 +149,18 @@ export function describeEngineContract(engineName: string, openHarness: () => Pr
       const harness = await connected();
       await harness.incoming('4930123458@c.us', 'find me');
       await harness.listener.waitForMessage((message) => message.body === 'find me', 10_000);
-      const contact = contactSchema.parse(await harness.session.getContact('4930123458@c.us'));
+      const contact = contactSchema.parse(await contactOf(harness.session, '4930123458@c.us'));
       expect(contact).toMatchObject({ id: '4930123458@c.us', phone: '4930123458', isGroup: false });
       expect(contact.lid === null || /^\d+@lid$/.test(contact.lid)).toBe(true);
-      expect(await harness.session.getContact(`${harness.unregisteredNumber}@c.us`)).toBeNull();
+      expect(await contactOf(harness.session, `${harness.unregisteredNumber}@c.us`)).toBeNull();
     });
 
     it('refuses to send to a number that is not on WhatsApp, and sends nothing', async () => {
       const harness = await connected();
       const chatId = `${harness.unregisteredNumber}@c.us`;
-      await expect(harness.session.sendText(chatId, 'anyone there?')).rejects.toMatchObject({ code: 'RECIPIENT_NOT_ON_WHATSAPP' });
+      await expect(harness.session.send({ chatId: chatId, text: 'anyone there?' })).rejects.toMatchObject({ code: 'RECIPIENT_NOT_ON_WHATSAPP' });
       expect((await harness.session.listChats()).map((chat) => chat.id)).not.toContain(chatId);
-      expect(await harness.session.listMessages(chatId, 10)).toEqual([]);
+      expect(await harness.session.listMessages({ chatId: chatId, limit: 10 })).toEqual([]);
       expect(harness.listener.acks.filter((ack) => ack.chatId === chatId)).toEqual([]);
     });
 
@@ -158,7 +169,7 @@ export function describeEngineContract(engineName: string, openHarness: () => Pr
       await harness.session.start();
       await harness.listener.waitForStatus((update) => update.status === 'qr', 20_000);
       const phone = '15550007777';
-      const code = await harness.session.requestPairingCode(phone);
+      const code = await pairingCodeOf(harness.session, phone);
       expect(code).toMatch(/^[A-Z0-9]{4}-[A-Z0-9]{4}$/);
       await expect(harness.enterPairingCode(code === 'AAAA-AAAA' ? 'BBBB-BBBB' : 'AAAA-AAAA')).rejects.toThrow();
       expect(harness.listener.statuses.map((update) => update.status)).not.toContain('authenticated');
@@ -171,7 +182,7 @@ export function describeEngineContract(engineName: string, openHarness: () => Pr
 
     it('refuses a pairing code when no QR shows', async () => {
       const harness = await connected();
-      await expect(harness.session.requestPairingCode('15550007777')).rejects.toMatchObject({
+      await expect(pairingCodeOf(harness.session, '15550007777')).rejects.toMatchObject({
         code: 'QR_NOT_AVAILABLE',
         details: { status: 'connected' },
       });
@@ -201,7 +212,7 @@ export function describeEngineContract(engineName: string, openHarness: () => Pr
       const harness = await open();
       await harness.session.start();
       await harness.listener.waitForStatus((update) => update.status === 'qr', 20_000);
-      await expect(harness.session.sendText('4930123456@c.us', 'too early')).rejects.toMatchObject({ code: 'SESSION_NOT_CONNECTED' });
+      await expect(harness.session.send({ chatId: '4930123456@c.us', text: 'too early' })).rejects.toMatchObject({ code: 'SESSION_NOT_CONNECTED' });
     });
   });
 }

@@ -30,9 +30,9 @@ describe('command envelopes', () => {
       { type: 'chats' },
       { type: 'messages', chatId: '1@c.us', limit: 500 },
       { type: 'contacts' },
-      { type: 'sim.scan' },
-      { type: 'sim.incoming', from: '1@c.us', text: 'x' },
-      { type: 'sim.drain' },
+      { type: 'engine.control', action: 'scan', input: {} },
+      { type: 'engine.control', action: 'incoming', input: { from: '1@c.us', text: 'x' } },
+      { type: 'engine.control', action: 'drain', input: {} },
       { type: 'ws.resume', connectionId: 'c=', after: '1-0' },
     ]) {
       expect(commandEnvelopeSchema.safeParse({ ...envelope, command }).success, command.type).toBe(true);

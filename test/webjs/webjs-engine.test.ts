@@ -127,7 +127,7 @@ describe.each(BUILD_SHAPES)('webjs engine on WhatsApp Web %s (real whatsapp-web.
     expect(ids[2]).toMatch(serializedIdPattern(false, CAROL_LID));
 
     // Send: the answer says `sent`; delivered and read follow as acks.
-    const sent = await s.session.sendText(ALICE, 'hi from the gateway');
+    const sent = await s.session.send({ chatId: ALICE, text: 'hi from the gateway' });
     expect(messageSchema.parse(sent)).toMatchObject({
       chatId: ALICE,
       to: ALICE,
@@ -153,13 +153,13 @@ describe.each(BUILD_SHAPES)('webjs engine on WhatsApp Web %s (real whatsapp-web.
     expect(chats.find((c) => c.id === '15550100002@c.us')).toMatchObject({ unreadCount: 2, lastMessage: { id: ids[1] } });
     expect(chats.find((c) => c.id === CAROL_LID)).toMatchObject({ lid: CAROL_LID, phone: null, lastMessage: { id: ids[2] } });
 
-    const history = await s.session.listMessages(ALICE, 50);
+    const history = await s.session.listMessages({ chatId: ALICE, limit: 50 });
     for (const m of history) messageSchema.parse(m);
     expect(history.map((m) => m.body)).toEqual(['hello from Alice', 'hi Alice', 'hi from the gateway']);
-    expect(await s.session.listMessages(ALICE, 1)).toEqual([expect.objectContaining({ id: sent.id })]);
+    expect(await s.session.listMessages({ chatId: ALICE, limit: 1 })).toEqual([expect.objectContaining({ id: sent.id })]);
     // The same ids as the events had, and the history of a chat by LID.
-    expect((await s.session.listMessages('15550100002@c.us', 5)).map((m) => m.id)).toEqual([ids[0], ids[1]]);
-    expect(await s.session.listMessages(CAROL_LID, 5)).toEqual([expect.objectContaining({ id: ids[2], sender: { id: CAROL_LID, lid: CAROL_LID, phone: null } })]);
+    expect((await s.session.listMessages({ chatId: '15550100002@c.us', limit: 5 })).map((m) => m.id)).toEqual([ids[0], ids[1]]);
+    expect(await s.session.listMessages({ chatId: CAROL_LID, limit: 5 })).toEqual([expect.objectContaining({ id: ids[2], sender: { id: CAROL_LID, lid: CAROL_LID, phone: null } })]);
 
     const contacts = await s.session.listContacts();
     for (const c of contacts) contactSchema.parse(c);
@@ -175,17 +175,17 @@ describe.each(BUILD_SHAPES)('webjs engine on WhatsApp Web %s (real whatsapp-web.
     });
     expect(contacts.find((c) => c.id === CAROL_LID)).toMatchObject({ lid: CAROL_LID, phone: null, number: '' });
     // Looked up by either identity: both are known for Alice.
-    expect(await s.session.getContact(ALICE_LID)).toMatchObject({ id: ALICE_LID, lid: ALICE_LID, phone: '15550100001' });
-    expect(await s.session.getContact(ALICE)).toMatchObject({ id: ALICE, lid: ALICE_LID, phone: '15550100001', name: 'Alice Example' });
+    expect(await s.session.getContact({ contactId: ALICE_LID })).toMatchObject({ id: ALICE_LID, lid: ALICE_LID, phone: '15550100001' });
+    expect(await s.session.getContact({ contactId: ALICE })).toMatchObject({ id: ALICE, lid: ALICE_LID, phone: '15550100001', name: 'Alice Example' });
     // A message from a LID whose phone the session has learnt carries both.
     await standinPage.incoming({ from: ALICE_LID, body: 'alice by lid' });
     const byLid = await s.listener.waitForMessage((m) => m.body === 'alice by lid');
     expect(byLid.sender).toEqual({ id: ALICE_LID, lid: ALICE_LID, phone: '15550100001' });
 
     // A number with no chat yet is resolved first, then the send goes out.
-    const fresh = await s.session.sendText('4915112345678@c.us', 'first contact');
+    const fresh = await s.session.send({ chatId: '4915112345678@c.us', text: 'first contact' });
     expect(fresh).toMatchObject({ chatId: '4915112345678@c.us', ack: 'sent' });
-    await expect(s.session.sendText('15559990042@c.us', 'nobody')).rejects.toMatchObject({ code: 'RECIPIENT_NOT_ON_WHATSAPP' });
+    await expect(s.session.send({ chatId: '15559990042@c.us', text: 'nobody' })).rejects.toMatchObject({ code: 'RECIPIENT_NOT_ON_WHATSAPP' });
     // What went out, as the stand-in's server side saw it (it records a send a moment after it is taken).
     await waitFor('both sends on the wire', async () => (await standinPage.status()).sent.length >= 2);
     expect((await standinPage.status()).sent.map((m) => m.to)).toEqual([ALICE, '4915112345678@c.us']);
@@ -208,7 +208,7 @@ describe.each(BUILD_SHAPES)('webjs engine on WhatsApp Web %s (real whatsapp-web.
     await s.session.stop();
     expect(chromiumOn(s.profileDir)).toEqual([]);
     expect(existsSync(s.profileDir)).toBe(true);
-    await expect(s.session.sendText(ALICE, 'x')).rejects.toMatchObject({ code: 'SESSION_NOT_CONNECTED' });
+    await expect(s.session.send({ chatId: ALICE, text: 'x' })).rejects.toMatchObject({ code: 'SESSION_NOT_CONNECTED' });
 
     // What a crashed Chromium leaves behind.
     symlinkSync('some-other-host-99999', path.join(s.profileDir, 'SingletonLock'));
@@ -220,7 +220,7 @@ describe.each(BUILD_SHAPES)('webjs engine on WhatsApp Web %s (real whatsapp-web.
     expect(connected.me).toEqual({ id: ME, pushName: 'Tester', lid: ME_LID });
     expect(s.listener.statuses.slice(before).map((u) => u.status)).toEqual(['authenticated', 'connected']);
     // Sent and listed after the restore too.
-    const sent = await s.session.sendText(ALICE, 'after a restart');
+    const sent = await s.session.send({ chatId: ALICE, text: 'after a restart' });
     expect(sent.id).toMatch(serializedIdPattern(true, ALICE));
     expect((await s.session.listChats())[0]).toMatchObject({ id: ALICE, lastMessage: { id: sent.id } });
   }, 60_000);
@@ -229,7 +229,7 @@ describe.each(BUILD_SHAPES)('webjs engine on WhatsApp Web %s (real whatsapp-web.
     const s = setup(standinOf[shape]);
     await s.session.start();
     await s.listener.waitForStatus((u) => u.status === 'qr');
-    const code = await s.session.requestPairingCode('15550008888');
+    const code = await s.session.requestPairingCode({ phone: '15550008888' });
     expect(code).toMatch(/^[A-Z0-9]{4}-[A-Z0-9]{4}$/);
     const standinPage = control(s);
     expect((await standinPage.status()).pairingFor).toBe('15550008888');
@@ -238,7 +238,7 @@ describe.each(BUILD_SHAPES)('webjs engine on WhatsApp Web %s (real whatsapp-web.
     const connected = await s.listener.waitForStatus((u) => u.status === 'connected');
     expect(connected.me).toMatchObject({ id: '15550008888@c.us', pushName: 'Paired' });
     expect(s.listener.statuses.map((u) => u.status).slice(-2)).toEqual(['authenticated', 'connected']);
-    await expect(s.session.requestPairingCode('15550008888')).rejects.toMatchObject({ code: 'QR_NOT_AVAILABLE', details: { status: 'connected' } });
+    await expect(s.session.requestPairingCode({ phone: '15550008888' })).rejects.toMatchObject({ code: 'QR_NOT_AVAILABLE', details: { status: 'connected' } });
   }, 60_000);
 });
 
@@ -250,7 +250,7 @@ describe('webjs engine: what the id shim fixes on a July-2026 build', () => {
     // whatsapp-web.js reads `chat.lastReceivedKey._serialized`: undefined, and IndexedDB refuses it.
     await expect(s.session.listChats()).rejects.toThrow(/DataError|No key or key range/);
     // The message leaves, but the library cannot find it again: never a validation error, never "not sent".
-    await expect(s.session.sendText(ALICE, 'sent but lost')).rejects.toMatchObject({ code: 'SEND_OUTCOME_UNKNOWN' });
+    await expect(s.session.send({ chatId: ALICE, text: 'sent but lost' })).rejects.toMatchObject({ code: 'SEND_OUTCOME_UNKNOWN' });
     await waitFor('the send on the wire', async () => (await control(s).status()).sent.length >= 1);
     expect((await control(s).status()).sent.map((m) => m.body)).toEqual(['sent but lost']);
   }, 60_000);
@@ -297,7 +297,7 @@ describe('webjs engine (real whatsapp-web.js + Chromium, stand-in WhatsApp Web)'
     expect(s.listener.statuses.slice(before).some((u) => u.status === 'qr')).toBe(false);
     expect(s.session.browserPid()).not.toBe(pid);
     // It works again.
-    const sent = await s.session.sendText(ALICE, 'after the crash');
+    const sent = await s.session.send({ chatId: ALICE, text: 'after the crash' });
     expect(sent.ack).toBe('sent');
   }, 60_000);
 

@@ -1,5 +1,6 @@
 /** /api/simulator/...: scan a simulated QR, inject a message from outside. Mounted only on the simulator engine. */
 import { Hono } from 'hono';
+import { simulatorControl, simulatorResult } from '../../../contract/simulator.js';
 import {
   parseOrThrow,
   sessionIdSchema,
@@ -20,11 +21,11 @@ export function simulatorRoutes(deps: ApiDependencies): Hono<ApiEnv> {
     const entry = await findSession(deps, sessionId);
     const result = await deps.bus.request(
       { hostId: liveOwner(entry), sessionId },
-      body.phone === undefined ? { type: 'sim.scan' } : { type: 'sim.scan', phone: body.phone },
+      simulatorControl('scan', body.phone === undefined ? {} : { phone: body.phone }),
       deps.config.commandTimeoutMs,
       c.get('requestId'),
     );
-    return c.json(result, 202);
+    return c.json(simulatorResult('scan', result), 202);
   });
 
   app.post('/sessions/:sessionId/pair', async (c) => {
@@ -33,11 +34,11 @@ export function simulatorRoutes(deps: ApiDependencies): Hono<ApiEnv> {
     const entry = await findSession(deps, sessionId);
     const result = await deps.bus.request(
       { hostId: liveOwner(entry), sessionId },
-      { type: 'sim.pair', code: body.code },
+      simulatorControl('pair', { code: body.code }),
       deps.config.commandTimeoutMs,
       c.get('requestId'),
     );
-    return c.json(result, 202);
+    return c.json(simulatorResult('pair', result), 202);
   });
 
   app.post('/sessions/:sessionId/incoming', async (c) => {
@@ -46,11 +47,11 @@ export function simulatorRoutes(deps: ApiDependencies): Hono<ApiEnv> {
     const entry = await findSession(deps, sessionId);
     const result = await deps.bus.request(
       { hostId: liveOwner(entry), sessionId },
-      { type: 'sim.incoming', from: body.from, text: body.text },
+      simulatorControl('incoming', { from: body.from, text: body.text }),
       deps.config.commandTimeoutMs,
       c.get('requestId'),
     );
-    return c.json(result, 202);
+    return c.json(simulatorResult('incoming', result), 202);
   });
 
   return app;

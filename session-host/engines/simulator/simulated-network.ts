@@ -6,6 +6,7 @@
  * acknowledged with 201 is delivered even when either host dies: as WhatsApp's servers keep a message for a phone
  * that is off.
  */
+import { simulatorControl } from '../../../contract/simulator.js';
 import { simulatedMailItemSchema, type SimulatedMailItem } from '../../../contract/commands.js';
 import type { RedisKeys } from '../../../contract/redis-keys.js';
 import type { CommandBus } from '../../../lib/command-bus.js';
@@ -132,7 +133,7 @@ export class RedisSimulatedNetwork implements SimulatedNetwork {
     if (!options.nudge) return;
     // The nudge is a courtesy: a host that misses it (dead, or adopting right now) finds the item by its sweep.
     const hostId = (await this.directory.get(sessionId))?.ownerHostId ?? null;
-    if (hostId !== null) await this.bus.post({ hostId, sessionId }, { type: 'sim.drain' }, nudgeTtlMs);
+    if (hostId !== null) await this.bus.post({ hostId, sessionId }, simulatorControl('drain', {}), nudgeTtlMs);
   }
 
   async peek(sessionId: string, count: number): Promise<SimulatedMailItem[]> {

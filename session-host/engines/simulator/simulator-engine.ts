@@ -16,12 +16,25 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ContactNotFoundError, RecipientNotOnWhatsAppError, ServiceError } from '../../../contract/errors.js';
+import type { z } from 'zod';
+import { ContactNotFoundError, RecipientNotOnWhatsAppError, ServiceError, ValidationError } from '../../../contract/errors.js';
 import type { Ack, Chat, Contact, Identity, Me, Message } from '../../../contract/api.js';
-import { formatPairingCode, identityOf, isLid, numberOfChatId } from '../../../contract/api.js';
+import { describeIssues, formatPairingCode, identityOf, isLid, numberOfChatId } from '../../../contract/api.js';
 import type { SimulatedMailItem, SimulatedWireMessage } from '../../../contract/commands.js';
 import type { Logger } from '../../../lib/logger.js';
-import type { Engine, EngineListener, EngineSession, EngineSessionOptions } from '../engine.js';
+import { simulatorControls, type SimulatorControl } from '../../../contract/simulator.js';
+import type {
+  Engine,
+  EngineControlContext,
+  EngineControls,
+  EngineListener,
+  EngineSession,
+  EngineSessionOptions,
+  GetContactOptions,
+  ListMessagesOptions,
+  PairingCodeOptions,
+  SendOptions,
+} from '../engine.js';
 import type { SimulatedAccount, SimulatedNetwork } from './simulated-network.js';
 
 export interface SimulatorEngineOptions {
@@ -35,7 +48,10 @@ export interface SimulatorEngineOptions {
   mailboxSweepMs?: number;
 }
 
-/** What only the simulator can do: the routes under /api/simulator and the traffic between simulated hosts. */
+/**
+ * What only the simulator can do: the routes under /api/simulator and the traffic between simulated hosts. They
+ * reach the session as its `controls` (declared in contract/simulator.ts); tests call them directly.
+ */
 export interface SimulatorControls {
   scan(phone?: string): Promise<void>;
   /** The phone types the pairing code: links the session to the number the code was asked for. */
@@ -146,6 +162,42 @@ class SimulatedSession implements EngineSession, SimulatorControls {
     this.authFile = path.join(options.dataDir, `simulator-${this.sessionId}`, 'auth.json');
   }
 
+  /**
+   * The simulator's controls as the session host calls them (`engine.control` commands): each input is validated
+   * against contract/simulator.ts; scan and pair need the session to show a QR (QR_NOT_AVAILABLE otherwise).
+   */
+  readonly controls: EngineControls = {
+    scan: (input, context) => this.runControl('scan', input, context, async ({ phone }) => {
+      requireQrStatus(context);
+      await this.scan(phone);
+      return { session: context.session() };
+    }),
+    pair: (input, context) => this.runControl('pair', input, context, async ({ code }) => {
+      requireQrStatus(context);
+      await this.pair(code);
+      return { session: context.session() };
+    }),
+    incoming: (input, context) => this.runControl('incoming', input, context, async ({ from, text }) => ({
+      message: await this.injectIncoming(from, text),
+    })),
+    drain: (input, context) => this.runControl('drain', input, context, async () => {
+      // A nudge: delivery runs on its own, not in the session's command queue.
+      void this.drain();
+      return {};
+    }),
+  };
+
+  private async runControl<A extends SimulatorControl>(
+    action: A,
+    input: unknown,
+    _context: EngineControlContext,
+    run: (input: z.infer<(typeof simulatorControls)[A]['input']>) => Promise<z.infer<(typeof simulatorControls)[A]['result']>>,
+  ): Promise<unknown> {
+    const parsed = simulatorControls[action].input.safeParse(input);
+    if (!parsed.success) throw new ValidationError(describeIssues(parsed.error, 'input'));
+    return run(parsed.data as z.infer<(typeof simulatorControls)[A]['input']>);
+  }
+
   async start(): Promise<void> {
     this.clearTimers();
     this.onRunning(this, true);
@@ -198,7 +250,7 @@ class SimulatedSession implements EngineSession, SimulatorControls {
     await this.link(phone ?? (await this.freePhone()));
   }
 
-  async requestPairingCode(phone: string): Promise<string> {
+  async requestPairingCode({ phone }: PairingCodeOptions): Promise<string> {
     this.requireQr();
     const bytes = randomBytes(8);
     const code = formatPairingCode(Array.from(bytes, (byte) => pairingAlphabet[byte % pairingAlphabet.length]).join(''));
@@ -251,7 +303,7 @@ class SimulatedSession implements EngineSession, SimulatorControls {
     await writeFile(this.authFile, JSON.stringify(auth), { mode: 0o600 });
   }
 
-  async sendText(chatId: string, text: string): Promise<Message> {
+  async send({ chatId, text }: SendOptions): Promise<Message> {
     const me = this.requireConnected();
     if (chatId.endsWith('@c.us') && !isRegisteredSimulatedNumber(numberOfChatId(chatId))) {
       throw new RecipientNotOnWhatsAppError(chatId);
@@ -445,7 +497,7 @@ class SimulatedSession implements EngineSession, SimulatorControls {
       .sort((a, b) => b.timestamp.localeCompare(a.timestamp));
   }
 
-  async listMessages(chatId: string, limit: number): Promise<Message[]> {
+  async listMessages({ chatId, limit }: ListMessagesOptions): Promise<Message[]> {
     return (this.chats.get(chatId)?.messages.slice(-limit) ?? []).map((message) => ({ ...message }));
   }
 
@@ -457,7 +509,7 @@ class SimulatedSession implements EngineSession, SimulatorControls {
    * What WhatsApp tells of one id: a simulated account by phone (with its LID) or by LID (with the phone only when
    * the two are contacts), an outside number that is on WhatsApp (phone only), or someone who wrote to this session.
    */
-  async getContact(contactId: string): Promise<Contact | null> {
+  async getContact({ contactId }: GetContactOptions): Promise<Contact | null> {
     this.requireConnected();
     const network = this.options.network;
     const digits = numberOfChatId(contactId);
@@ -612,4 +664,12 @@ class SimulatedSession implements EngineSession, SimulatorControls {
 function newLid(): string {
   const digits = Array.from(randomBytes(14), (byte) => String(byte % 10)).join('');
   return `2${digits}`;
+}
+
+/** Scan and pair only while the session shows a QR, as the session host sees it. */
+function requireQrStatus(context: EngineControlContext): void {
+  const { status } = context.session();
+  if (status !== 'qr') {
+    throw new ServiceError('QR_NOT_AVAILABLE', `The session has no QR to scan: it is ${status}.`, { details: { status } });
+  }
 }

@@ -56,14 +56,20 @@ import {
   type LastError,
 } from '../../../contract/api.js';
 import { RecipientNotOnWhatsAppError, ServiceError, SessionNotConnectedError, ValidationError } from '../../../contract/errors.js';
+import { sleep, TimeoutError, withTimeout } from '../../../lib/async.js';
 import type { Logger } from '../../../lib/logger.js';
 import type {
+  CallOptions,
   Engine,
   EngineListener,
   EngineSession,
   EngineSessionOptions,
   EngineStatus,
   EngineStatusUpdate,
+  GetContactOptions,
+  ListMessagesOptions,
+  PairingCodeOptions,
+  SendOptions,
 } from '../engine.js';
 import {
   ChromeNotFoundError,
@@ -199,27 +205,7 @@ interface ClientHandle {
   shimReport: string | null;
 }
 
-class TimeoutError extends Error {
-  override readonly name = 'TimeoutError';
-}
 
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new TimeoutError(`${what} took longer than ${ms} ms`)), ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function messageOf(error: unknown): string {
   if (error instanceof Error) return error.message;
@@ -346,7 +332,7 @@ export class WebjsSession implements EngineSession {
     if (loggedIn && client) {
       try {
         // Unlinks the device on WhatsApp's side, closes the browser, deletes the profile.
-        await withTimeout(client.logout(), LOGOUT_TIMEOUT_MS, 'logging out');
+        await withTimeout(client.logout(), { timeoutMs: LOGOUT_TIMEOUT_MS, what: 'logging out' });
       } catch (error) {
         this.log.warn({ err: error }, 'logout in WhatsApp Web failed; removing the local login anyway');
       }
@@ -595,7 +581,7 @@ export class WebjsSession implements EngineSession {
     const page = client.pupPage;
     if (!page || handle.dead || this.options.pageIdShim === false) return;
     try {
-      const report = (await withTimeout(page.evaluate(msgKeyShimExpression), SHIM_TIMEOUT_MS, 'the id shim')) as MsgKeyShimReport;
+      const report = (await withTimeout(page.evaluate(msgKeyShimExpression), { timeoutMs: SHIM_TIMEOUT_MS, what: 'the id shim' })) as MsgKeyShimReport;
       // Installed once per page load; later runs answer "already installed", which is no news.
       const summary = report.patched ? `patched:${String(report.alias)}` : JSON.stringify(report);
       if (summary === handle.shimReport) return;
@@ -650,8 +636,7 @@ export class WebjsSession implements EngineSession {
           const lid = prefs?.getMaybeMeLidUser?.();
           return lid && typeof lid._serialized === 'string' ? lid._serialized : null;
         }),
-        OWN_LID_TIMEOUT_MS,
-        'reading the account LID',
+        { timeoutMs: OWN_LID_TIMEOUT_MS, what: 'reading the account LID' },
       );
     } catch (error) {
       this.log.debug({ err: error }, 'could not read the account LID');
@@ -769,7 +754,7 @@ export class WebjsSession implements EngineSession {
     const browser = handle.client?.pupBrowser;
     try {
       if (!page || !browser?.connected) throw new Error('the browser is not connected');
-      await withTimeout(page.evaluate(() => 1), this.tuning.livenessTimeoutMs, 'the liveness probe');
+      await withTimeout(page.evaluate(() => 1), { timeoutMs: this.tuning.livenessTimeoutMs, what: 'the liveness probe' });
     } catch (error) {
       if (this.isCurrent(handle)) this.onBrowserLost(handle, `WhatsApp Web's page stopped answering: ${messageOf(error)}`);
     }
@@ -788,7 +773,7 @@ export class WebjsSession implements EngineSession {
       const client = handle.client;
       if (client) {
         try {
-          await withTimeout(client.destroy(), DESTROY_TIMEOUT_MS, 'closing Chromium');
+          await withTimeout(client.destroy(), { timeoutMs: DESTROY_TIMEOUT_MS, what: 'closing Chromium' });
         } catch (error) {
           this.log.warn({ err: error }, 'Chromium did not close; killing it');
         }
@@ -860,12 +845,17 @@ export class WebjsSession implements EngineSession {
     return handle.client;
   }
 
-  private async call<T>(what: string, work: (client: WAWebJS.Client) => Promise<T>): Promise<T> {
+  /**
+   * A call into the page, bounded by the engine's own operation timeout and by the caller's deadline (`signal`):
+   * whichever comes first abandons it, and its timer is cleared on every path.
+   */
+  private async call<T>(what: string, work: (client: WAWebJS.Client) => Promise<T>, signal?: AbortSignal): Promise<T> {
     const client = this.connectedClient();
     try {
-      return await withTimeout(work(client), this.tuning.operationTimeoutMs, what);
+      return await withTimeout(work(client), { timeoutMs: this.tuning.operationTimeoutMs, what, signal });
     } catch (error) {
       if (error instanceof ServiceError) throw error;
+      if (signal?.aborted === true) throw error;
       if (error instanceof TimeoutError) {
         throw new ServiceError('TIMEOUT', `WhatsApp Web did not finish ${what} within ${this.tuning.operationTimeoutMs} ms.`);
       }
@@ -980,9 +970,9 @@ export class WebjsSession implements EngineSession {
     }
   }
 
-  async sendText(chatId: string, text: string): Promise<Message> {
+  async send({ chatId, text, signal }: SendOptions): Promise<Message> {
     // Before the send: refusals here are sure to have sent nothing.
-    const target = await this.call('resolving the recipient', (client) => this.resolveRecipient(client, chatId));
+    const target = await this.call('resolving the recipient', (client) => this.resolveRecipient(client, chatId), signal);
     const client = this.connectedClient();
     const unknownOutcome = (why: string, cause?: unknown) =>
       new ServiceError(
@@ -993,10 +983,11 @@ export class WebjsSession implements EngineSession {
     let sent: WAWebJS.Message | undefined;
     try {
       // sendSeen: false — sending through the API does not mark the chat as read on the phone.
+      // Once begun, a send is waited for up to the engine's own bound even past the caller's deadline: its outcome
+      // decides what the send ledger records (a message, or an unknown outcome that is never sent again).
       sent = (await withTimeout(
         client.sendMessage(target, text, { sendSeen: false }) as Promise<WAWebJS.Message | undefined>,
-        this.tuning.operationTimeoutMs,
-        'sending the message',
+        { timeoutMs: this.tuning.operationTimeoutMs, what: 'sending the message' },
       )) ?? undefined;
     } catch (error) {
       this.log.warn({ err: error, chatId }, 'sending failed after it began; its outcome is unknown');
@@ -1013,15 +1004,15 @@ export class WebjsSession implements EngineSession {
     return message;
   }
 
-  async listChats(): Promise<Chat[]> {
+  async listChats({ signal }: CallOptions = {}): Promise<Chat[]> {
     return this.call('listing chats', async (client) => {
       const chats = (await client.getChats()).filter((chat) => /@(c\.us|g\.us|lid)$/.test(serializedId(chat.id)));
       await this.lookUpIdentities(client, chats.map((chat) => serializedId(chat.id)));
       return chats.map((chat) => toChat(chat, { me: this.me, known: this.known })).sort(byNewestFirst);
-    });
+    }, signal);
   }
 
-  async listMessages(chatId: string, limit: number): Promise<Message[]> {
+  async listMessages({ chatId, limit, signal }: ListMessagesOptions): Promise<Message[]> {
     return this.call('listing messages', async (client) => {
       // Not Chat.fetchMessages: it sorts with `a.t > b.t ? 1 : -1`, which scrambles messages of the same second
       // (most of a burst) before it cuts to the limit, so it can return the wrong ones. Same steps, stable sort.
@@ -1059,18 +1050,18 @@ export class WebjsSession implements EngineSession {
       const messages = (models as object[]).map((model) => new MessageStructure(client, model)).filter(isPersonMessage);
       await this.lookUpIdentities(client, [chatId, ...messages.map((message) => (message.author ?? message.from) || '')]);
       return messages.map((message) => toMessage(message, { me: this.me, known: this.known }));
-    });
+    }, signal);
   }
 
-  async listContacts(): Promise<Contact[]> {
+  async listContacts({ signal }: CallOptions = {}): Promise<Contact[]> {
     return this.call('listing contacts', async (client) => {
       const contacts = (await client.getContacts()).filter(isListedContact);
       await this.lookUpIdentities(client, contacts.map((contact) => serializedId(contact.id)));
       return contacts.map((contact) => toContact(contact, this.known));
-    });
+    }, signal);
   }
 
-  async getContact(contactId: string): Promise<Contact | null> {
+  async getContact({ contactId, signal }: GetContactOptions): Promise<Contact | null> {
     return this.call('looking up the contact', async (client) => {
       if (!contactId.endsWith('@c.us') && !isLid(contactId)) {
         // Groups and the like: what the session's own contact list says, nothing to ask WhatsApp.
@@ -1102,10 +1093,10 @@ export class WebjsSession implements EngineSession {
         lid,
         phone,
       };
-    });
+    }, signal);
   }
 
-  async requestPairingCode(phone: string): Promise<string> {
+  async requestPairingCode({ phone, signal }: PairingCodeOptions): Promise<string> {
     const handle = this.handle;
     const client = handle?.client;
     if (this.lastStatus !== 'qr' || !handle || !client || !this.isCurrent(handle)) {
@@ -1115,8 +1106,13 @@ export class WebjsSession implements EngineSession {
     }
     let code: unknown;
     try {
-      code = await withTimeout(client.requestPairingCode(phone, true), this.tuning.operationTimeoutMs, 'asking for a pairing code');
+      code = await withTimeout(client.requestPairingCode(phone, true), {
+        timeoutMs: this.tuning.operationTimeoutMs,
+        what: 'asking for a pairing code',
+        signal,
+      });
     } catch (error) {
+      if (signal?.aborted === true) throw error;
       if (error instanceof TimeoutError) {
         throw new ServiceError('TIMEOUT', `WhatsApp Web did not give a pairing code within ${this.tuning.operationTimeoutMs} ms.`);
       }
