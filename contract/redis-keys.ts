@@ -57,6 +57,18 @@ export interface RedisKeys {
    * `SET NX PX`, renewed by that process's heartbeat only while the token is still its own.
    */
   hostLease(hostId: string): string;
+  /** Hash: webhook id → the stored webhook JSON (its secret included: the hosts sign with it). */
+  webhooks: string;
+  /** Pub/sub channel: a webhook was created, deleted or replayed (`{kind, webhookId, sessionId?}` JSON). */
+  webhookChanges: string;
+  /** Hash: session id → since when (ms) the webhook's deliveries to that session fail; empty = `active`. */
+  webhookFailing(webhookId: string): string;
+  /** Hash: `<session id>/<event id>` → the Delivery JSON (capped: the newest kept). */
+  webhookDeliveries(webhookId: string): string;
+  /** Sorted set: `<session id>/<event id>` → updated (ms), of the deliveries of one status, or of all (`all`). */
+  webhookDeliveryIndex(webhookId: string, status: 'all' | 'delivered' | 'failed' | 'dead'): string;
+  /** Hash: webhook id → the id of the last event of this session delivered (or given up) to that webhook. */
+  webhookCursors(sessionId: string): string;
 }
 
 export function redisKeys(prefix = 'wa'): RedisKeys {
@@ -89,5 +101,12 @@ export function redisKeys(prefix = 'wa'): RedisKeys {
     sendRate: (id) => `${s(id)}:send-rate`,
     sendLedger: (id, idempotencyKey) => `${s(id)}:sent:${idempotencyKey}`,
     hostLease: (hostId) => `${prefix}:host:${hostId}:lease`,
+    webhooks: `${prefix}:webhooks`,
+    webhookChanges: `${prefix}:webhook-changes`,
+    // One webhook's keys share a hash tag, so its delivery record and indexes are written by one script.
+    webhookFailing: (webhookId) => `${prefix}:{w:${webhookId}}:failing`,
+    webhookDeliveries: (webhookId) => `${prefix}:{w:${webhookId}}:deliveries`,
+    webhookDeliveryIndex: (webhookId, status) => `${prefix}:{w:${webhookId}}:deliveries:${status}`,
+    webhookCursors: (id) => `${s(id)}:webhook-cursors`,
   };
 }

@@ -19,7 +19,8 @@
  */
 import type { ServiceEvent } from '../../contract/events.js';
 import { ServiceError } from '../../contract/errors.js';
-import type { ConnectionPoster } from '../../lib/connection-poster.js';
+import { retryWithBackoff } from '../../lib/backoff.js';
+import type { ConnectionPoster, PostOutcome } from '../../lib/connection-poster.js';
 import type { Logger } from '../../lib/logger.js';
 import type { ConnectionRegistry } from '../../lib/ws-connections.js';
 import type { ResumeHandler } from '../command-handlers.js';
@@ -331,16 +332,17 @@ export class EventPusher implements ResumeHandler {
   /** Posts with retries: `dropped` when the frame kept failing (logged), `gone` when the connection is. */
   private async post(connectionId: string, frame: string, sessionId: string): Promise<'sent' | 'dropped' | 'gone'> {
     const { poster, logger, maxAttempts, backoffMs, maxBackoffMs } = this.options;
-    for (let attempt = 1; ; attempt += 1) {
-      const outcome = await poster.post(connectionId, frame);
-      if (outcome === 'sent' || outcome === 'gone') return outcome;
-      if (outcome === 'failed' || attempt >= maxAttempts) {
-        logger.error({ connectionId, sessionId, attempt, outcome }, 'dropped a frame for a connection that keeps failing');
-        return 'dropped';
-      }
-      const delay = Math.min(maxBackoffMs, backoffMs * 2 ** (attempt - 1));
-      await sleep(delay / 2 + Math.random() * (delay / 2));
-    }
+    let last: PostOutcome = 'retry';
+    const result = await retryWithBackoff<PostOutcome>(
+      async () => {
+        last = await poster.post(connectionId, frame);
+        return last === 'retry' ? { kind: 'retry' } : { kind: 'done', value: last };
+      },
+      { baseMs: backoffMs, maxMs: maxBackoffMs, maxAttempts },
+    );
+    if (result.kind === 'done' && (result.value === 'sent' || result.value === 'gone')) return result.value;
+    logger.error({ connectionId, sessionId, attempt: result.attempts, outcome: last }, 'dropped a frame for a connection that keeps failing');
+    return 'dropped';
   }
 
   private async forget(connectionId: string, queue: ConnectionQueue): Promise<void> {
