@@ -30,7 +30,7 @@ export async function connectWebSocket(url: string, headers: Record<string, stri
     frames.push(JSON.parse(data.toString()) as ReceivedFrame);
     for (const waiter of waiters) waiter();
   });
-  await whenOpen(socket, 10_000);
+  await whenOpen(socket, 30_000);
   return {
     frames,
     send: (frame) => socket.send(JSON.stringify(frame)),
