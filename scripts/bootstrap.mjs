@@ -91,7 +91,10 @@ export function ensureSetup(needs) {
 
 /**
  * Runs a TypeScript entry point of the project (through tsx) as a child with this process's terminal, passes
- * Ctrl-C and SIGTERM on to it, and exits with its code.
+ * Ctrl-C and SIGTERM on to it, and exits with its code once it has exited (never before: it is the one that stops
+ * what it started). A Ctrl-C from the terminal reaches the child twice, from the terminal and from here: the child
+ * counts signals that close together once (scripts/local-stack.ts). A signal sent to this process alone reaches it
+ * only from here.
  * @param {string} file  @param {string[]} args
  */
 export function runTypeScript(file, args) {
@@ -100,6 +103,14 @@ export function runTypeScript(file, args) {
     stdio: 'inherit',
     env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
   });
-  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
-  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+  let exited = false;
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.on(signal, () => {
+      if (!exited) child.kill(signal);
+    });
+  }
+  child.on('exit', (code, signal) => {
+    exited = true;
+    process.exit(code ?? (signal ? 1 : 0));
+  });
 }

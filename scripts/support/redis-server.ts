@@ -1,6 +1,6 @@
 /** A `redis-server` of our own on a free loopback port: what the local stack and the tests run against. */
 import { Redis } from 'ioredis';
-import { freePort, startProcess, temporaryDirectory, waitFor, type ManagedProcess } from './processes.js';
+import { abortIfExited, freePort, startProcess, temporaryDirectory, waitFor, type ManagedProcess } from './processes.js';
 
 export interface LocalRedis {
   url: string;
@@ -16,6 +16,8 @@ export interface RedisServerOptions {
   persistIn?: string;
   /** fsync the append-only file at every write (tests of a Redis restart), not every second. */
   fsyncAlways?: boolean;
+  /** Its output line by line (the local stack's log formatting). */
+  relay?: (line: string, stream: 'stdout' | 'stderr') => void;
 }
 
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<LocalRedis> {
@@ -31,17 +33,26 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     command: 'redis-server',
     args: ['--port', String(port), '--bind', '127.0.0.1', ...persistence, '--dir', directory.path],
     inheritOutput: options.inheritOutput ?? false,
+    ...(options.relay === undefined ? {} : { relay: options.relay }),
   });
   const url = `redis://127.0.0.1:${port}`;
   try {
     await waitFor(
       `redis-server on port ${port}`,
       async () => {
+        // A redis-server that exits (its port taken, its directory unwritable) has said why: no use waiting on.
+        abortIfExited(process, `before it answered on port ${port}`);
         const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
         client.on('error', () => undefined);
         try {
           await client.connect();
-          return (await client.ping()) === 'PONG' ? true : undefined;
+          // Ours, not another Redis that holds the port (ours then exits, saying so): its process id is ours.
+          const info = await client.info('server');
+          if (!info.includes(`process_id:${process.pid}\r`)) {
+            abortIfExited(process, `: port ${port} is taken by another Redis`);
+            return undefined;
+          }
+          return true;
         } finally {
           client.disconnect();
         }
@@ -51,7 +62,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   } catch (error) {
     await process.stop(1_000);
     directory.remove();
-    throw error;
+    throw new Error(`redis-server on 127.0.0.1:${port} did not start: ${error instanceof Error ? error.message : String(error)}`);
   }
   return {
     url,

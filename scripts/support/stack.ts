@@ -1,6 +1,6 @@
 /** Starting the service's own processes: session hosts and serverless offline (the local twin of API Gateway). */
 import path from 'node:path';
-import { freePort, projectRoot, startProcess, waitFor, waitForOutput, type ManagedProcess } from './processes.js';
+import { abortIfExited, freePort, projectRoot, startProcess, waitFor, waitForOutput, type ManagedProcess } from './processes.js';
 
 /** How a session host is started, here and in the Dockerfile's CMD (test/unit/container.test.ts holds them equal). */
 export const sessionHostArgs = ['--import', 'tsx', 'session-host/main.ts'];
@@ -14,8 +14,24 @@ export interface SessionHostOptions {
   wsManagementEndpoint: string;
   env?: Record<string, string | undefined>;
   inheritOutput?: boolean;
+  /** Its output line by line instead (the local stack's log formatting and QR follower). */
+  relay?: (line: string, stream: 'stdout' | 'stderr') => void;
   /** Reload when the code changes (`npm run dev`). */
   watch?: boolean;
+  /** How long it may take to say it is ready (default 60 s). */
+  readyTimeoutMs?: number;
+}
+
+/** The URL without its credentials, for messages: `redis://user:secret@host:6379/0` → `redis://host:6379/0`. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.username = '';
+    parsed.password = '';
+    return parsed.toString().replace(/\/$/, '');
+  } catch {
+    return '(not a URL)';
+  }
 }
 
 export async function startSessionHost(options: SessionHostOptions): Promise<ManagedProcess> {
@@ -34,11 +50,17 @@ export async function startSessionHost(options: SessionHostOptions): Promise<Man
       ...options.env,
     },
     inheritOutput: options.inheritOutput ?? false,
+    ...(options.relay === undefined ? {} : { relay: options.relay }),
   });
   try {
-    await waitForOutput(host, /session host ready/, 60_000);
+    await waitForOutput(host, /session host ready/, options.readyTimeoutMs ?? 60_000);
   } catch (error) {
     await host.stop(2_000);
+    const message = error instanceof Error ? error.message : String(error);
+    // The host waits for Redis for ever, saying so: name the Redis it could not reach.
+    if (/Redis is not reachable/.test(host.output())) {
+      throw new Error(`the session host could not reach Redis at ${redactUrl(options.redisUrl)}: ${message}`);
+    }
     throw error;
   }
   return host;
@@ -54,6 +76,7 @@ export interface OfflineOptions {
   lambdaPort?: number;
   env?: Record<string, string | undefined>;
   inheritOutput?: boolean;
+  relay?: (line: string, stream: 'stdout' | 'stderr') => void;
   watch?: boolean;
 }
 
@@ -96,11 +119,20 @@ export async function startOffline(options: OfflineOptions): Promise<Offline> {
       ...options.env,
     },
     inheritOutput: options.inheritOutput ?? false,
+    ...(options.relay === undefined ? {} : { relay: options.relay }),
   });
   const httpUrl = `http://127.0.0.1:${httpPort}`;
   try {
-    await waitForOutput(offline, /Server ready/, 90_000);
-    await waitFor(`${httpUrl}/api/health`, async () => ((await fetch(`${httpUrl}/api/health`)).status > 0 ? true : undefined), 30_000);
+    // A port taken after all (serverless offline does not always exit on it): fail at once, naming it.
+    await waitForOutput(offline, /Server ready/, 90_000, /EADDRINUSE[^\n]*|address already in use[^\n]*/i);
+    await waitFor(
+      `${httpUrl}/api/health`,
+      async () => {
+        abortIfExited(offline, `before ${httpUrl}/api/health answered`);
+        return (await fetch(`${httpUrl}/api/health`)).status > 0 ? true : undefined;
+      },
+      30_000,
+    );
   } catch (error) {
     await offline.stop(2_000);
     throw error;
