@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { lstat, readdir, readFile, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { sleep } from '../../../lib/async.js';
 
 export const chromeCandidates = [
   '/usr/bin/chromium',
@@ -140,8 +141,6 @@ export function killTree(pid: number): void {
     // gone
   }
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Kills whatever still runs on the profile and waits (bounded) until it is gone. Returns the pids left, if any. */
 export async function killProfileProcesses(profileDir: string, waitMs = 5_000): Promise<number[]> {
