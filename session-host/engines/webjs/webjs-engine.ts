@@ -56,7 +56,7 @@ import {
   type LastError,
 } from '../../../contract/api.js';
 import { RecipientNotOnWhatsAppError, ServiceError, SessionNotConnectedError, ValidationError } from '../../../contract/errors.js';
-import { sleep, TimeoutError, withTimeout } from '../../../lib/async.js';
+import { sleep, withTimeout } from '../../../lib/async.js';
 import type { Logger } from '../../../lib/logger.js';
 import type {
   CallOptions,
@@ -72,7 +72,6 @@ import type {
   SendOptions,
 } from '../engine.js';
 import {
-  ChromeNotFoundError,
   chromiumArgs,
   isAlive,
   killProfileProcesses,
@@ -96,7 +95,10 @@ import {
   type IdentityLookup,
   type KnownIdentity,
 } from './convert.js';
+import { classifyLaunchError, disconnectCause, messageOf, operationError } from './errors.js';
 import { installNodeMsgKeyShim, msgKeyShimExpression, type MsgKeyShimReport } from './msgkey-shim.js';
+
+export { classifyLaunchError } from './errors.js';
 
 const { Client, LocalAuth } = wwebjs;
 
@@ -206,32 +208,6 @@ interface ClientHandle {
 }
 
 
-
-function messageOf(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  return typeof error === 'string' ? error : JSON.stringify(error);
-}
-
-/** What a failed launch means for a user. */
-export function classifyLaunchError(error: unknown): NonNullable<LastError> {
-  const message = messageOf(error);
-  if (error instanceof ChromeNotFoundError) return { code: 'CHROME_NOT_FOUND', message };
-  if (error instanceof TimeoutError || /net::ERR_/.test(message) || message === 'auth timeout' || message === 'ready timeout') {
-    return { code: 'WHATSAPP_UNREACHABLE', message: `WhatsApp Web could not be loaded: ${message}` };
-  }
-  if (/Couldn't load version/.test(message)) return { code: 'WEB_VERSION_NOT_FOUND', message };
-  if (/Failed to launch the browser process|ENOENT|EACCES|Timed out after \d+ ms while waiting for the WS endpoint/.test(message)) {
-    return { code: 'BROWSER_LAUNCH_FAILED', message: `Chromium did not start: ${message}` };
-  }
-  if (/Target closed|Session closed|Connection closed|Protocol error|detached|Execution context was destroyed/i.test(message)) {
-    return { code: 'BROWSER_CRASHED', message: `Chromium went away while starting: ${message}` };
-  }
-  return { code: 'ENGINE_ERROR', message };
-}
-
-const pageGoneError = /Target closed|Session closed|Connection closed|Protocol error|detached|Execution context was destroyed|Cannot read properties of null \(reading 'evaluate'\)/i;
-
-const loggedOutReasons = new Set(['LOGOUT', 'UNPAIRED', 'UNPAIRED_IDLE']);
 
 const BROWSER_KNOWN_WAIT_MS = 15_000;
 const DESTROY_TIMEOUT_MS = 5_000;
@@ -666,22 +642,16 @@ export class WebjsSession implements EngineSession {
   }
 
   private onDisconnected(handle: ClientHandle, reason: string): void {
-    if (loggedOutReasons.has(reason)) {
+    const { loggedOut, lastError } = disconnectCause(reason);
+    if (loggedOut) {
       this.generation += 1;
       this.handle = null;
       this.clearSessionTimers();
       this.me = null;
-      this.report({
-        status: 'disconnected',
-        lastError: { code: 'LOGGED_OUT', message: 'Logged out from the phone; a new QR follows.' },
-      });
+      this.report({ status: 'disconnected', lastError });
       this.track(this.relogin(handle));
       return;
     }
-    const lastError =
-      reason === 'CONFLICT'
-        ? { code: 'CONFLICT', message: 'WhatsApp Web was opened with this login elsewhere; reconnecting.' }
-        : { code: 'DISCONNECTED', message: `WhatsApp Web disconnected (${reason}); reconnecting.` };
     this.report({ status: 'disconnected', lastError });
     this.recover(handle, lastError);
   }
@@ -854,15 +824,11 @@ export class WebjsSession implements EngineSession {
     try {
       return await withTimeout(work(client), { timeoutMs: this.tuning.operationTimeoutMs, what, signal });
     } catch (error) {
-      if (error instanceof ServiceError) throw error;
-      if (signal?.aborted === true) throw error;
-      if (error instanceof TimeoutError) {
-        throw new ServiceError('TIMEOUT', `WhatsApp Web did not finish ${what} within ${this.tuning.operationTimeoutMs} ms.`);
-      }
-      if (pageGoneError.test(messageOf(error))) {
-        throw new SessionNotConnectedError(this.sessionId, 'disconnected');
-      }
-      throw error;
+      throw operationError(error, {
+        sessionId: this.sessionId,
+        signal,
+        timeoutMessage: `WhatsApp Web did not finish ${what} within ${this.tuning.operationTimeoutMs} ms.`,
+      });
     }
   }
 
@@ -1112,12 +1078,11 @@ export class WebjsSession implements EngineSession {
         signal,
       });
     } catch (error) {
-      if (signal?.aborted === true) throw error;
-      if (error instanceof TimeoutError) {
-        throw new ServiceError('TIMEOUT', `WhatsApp Web did not give a pairing code within ${this.tuning.operationTimeoutMs} ms.`);
-      }
-      if (pageGoneError.test(messageOf(error))) throw new SessionNotConnectedError(this.sessionId, 'disconnected');
-      throw error;
+      throw operationError(error, {
+        sessionId: this.sessionId,
+        signal,
+        timeoutMessage: `WhatsApp Web did not give a pairing code within ${this.tuning.operationTimeoutMs} ms.`,
+      });
     }
     if (typeof code !== 'string' || !/^[A-Za-z0-9]{4}-?[A-Za-z0-9]{4}$/.test(code)) {
       throw new ServiceError('INTERNAL', `WhatsApp Web answered a pairing code this engine does not understand: ${String(code)}`);
