@@ -92,10 +92,10 @@ import {
   toChat,
   toContact,
   toMessage,
-  type IdentityLookup,
-  type KnownIdentity,
 } from './convert.js';
 import { classifyLaunchError, disconnectCause, messageOf, operationError } from './errors.js';
+import { KnownIdentities, ownLid } from './identities.js';
+import { InboundDedup } from './inbound-dedup.js';
 import { installNodeMsgKeyShim, msgKeyShimExpression, type MsgKeyShimReport } from './msgkey-shim.js';
 
 export { classifyLaunchError } from './errors.js';
@@ -212,9 +212,7 @@ interface ClientHandle {
 const BROWSER_KNOWN_WAIT_MS = 15_000;
 const DESTROY_TIMEOUT_MS = 5_000;
 const LOGOUT_TIMEOUT_MS = 10_000;
-const SEEN_LIMIT = 5_000;
 const SHIM_TIMEOUT_MS = 5_000;
-const OWN_LID_TIMEOUT_MS = 5_000;
 
 export class WebjsSession implements EngineSession {
   readonly profileDir: string;
@@ -242,8 +240,8 @@ export class WebjsSession implements EngineSession {
   private stableTimer: NodeJS.Timeout | null = null;
   private loggedOutPending = false;
   private readonly pending = new Set<Promise<unknown>>();
-  private readonly seenIncoming = new Set<string>();
-  private readonly reportedAcks = new Map<string, number>();
+  private readonly inbound = new InboundDedup();
+  private readonly identities = new KnownIdentities();
 
   constructor(
     readonly sessionId: string,
@@ -600,36 +598,16 @@ export class WebjsSession implements EngineSession {
     this.track(this.reportReady(handle, client));
   }
 
-  /** The account's own LID (null when WhatsApp Web has none for it, or does not answer quickly). */
-  private async ownLid(client: WAWebJS.Client): Promise<string | null> {
-    const page = client.pupPage;
-    if (!page) return null;
-    try {
-      return await withTimeout(
-        page.evaluate(() => {
-          type MeUser = { getMaybeMeLidUser?: () => { _serialized?: unknown } | null | undefined };
-          const prefs = (window as unknown as { require(name: string): MeUser | undefined }).require('WAWebUserPrefsMeUser');
-          const lid = prefs?.getMaybeMeLidUser?.();
-          return lid && typeof lid._serialized === 'string' ? lid._serialized : null;
-        }),
-        { timeoutMs: OWN_LID_TIMEOUT_MS, what: 'reading the account LID' },
-      );
-    } catch (error) {
-      this.log.debug({ err: error }, 'could not read the account LID');
-      return null;
-    }
-  }
-
   private async reportReady(handle: ClientHandle, client: WAWebJS.Client): Promise<void> {
     const info = client.info as WAWebJS.ClientInfo | undefined;
-    const lid = await this.ownLid(client);
+    const lid = await ownLid(client, this.log);
     if (!this.isCurrent(handle)) return;
     const me: Me = {
       id: info?.wid?._serialized ?? '',
       pushName: typeof info?.pushname === 'string' ? info.pushname : '',
       lid,
     };
-    if (me.id !== '' && lid !== null) this.learn(me.id, { lid, phone: me.id.endsWith('@c.us') ? numberOfChatId(me.id) : null });
+    if (me.id !== '' && lid !== null) this.identities.learn(me.id, { lid, phone: me.id.endsWith('@c.us') ? numberOfChatId(me.id) : null });
     if (this.lastStatus === 'connected' && this.me?.id === me.id && this.me.pushName === me.pushName && this.me.lid === me.lid) return;
     this.me = me;
     this.report({ status: 'connected', me });
@@ -772,12 +750,11 @@ export class WebjsSession implements EngineSession {
     const id = messageIdOf(message);
     if (id === '') {
       this.log.warn({ key: message.id }, 'an incoming message has no id this engine can read; reported without de-duplication');
-    } else {
-      if (this.seenIncoming.has(id)) return;
-      remember(this.seenIncoming, id, SEEN_LIMIT);
+    } else if (!this.inbound.isFirstSighting(id)) {
+      return;
     }
     try {
-      this.listener.onMessage(toMessage(message, { me: this.me, known: this.known }));
+      this.listener.onMessage(toMessage(message, { me: this.me, known: this.identities.lookup }));
     } catch (error) {
       this.log.error({ err: error }, 'the message listener threw');
     }
@@ -786,22 +763,10 @@ export class WebjsSession implements EngineSession {
   private onAck(message: WAWebJS.Message, ackValue: number): void {
     if (!message.fromMe) return;
     const ack = ackName(ackValue);
-    const rank = ackRank(ack);
-    // The 201 answer of a send says `sent`: report only what moves past it (and `failed`), once each.
-    if (rank <= ackRank('sent')) return;
-    const id = messageIdOf(message);
-    if (id === '') return;
-    const previous = this.reportedAcks.get(id) ?? ackRank('sent');
-    if (rank <= previous) return;
-    this.reportedAcks.delete(id);
-    this.reportedAcks.set(id, rank);
-    while (this.reportedAcks.size > SEEN_LIMIT) {
-      const oldest = this.reportedAcks.keys().next().value;
-      if (oldest === undefined) break;
-      this.reportedAcks.delete(oldest);
-    }
+    const messageId = messageIdOf(message);
+    if (!this.inbound.ackMovesForward(messageId, ack)) return;
     try {
-      this.listener.onAck({ messageId: id, chatId: chatIdOf(message), ack });
+      this.listener.onAck({ messageId, chatId: chatIdOf(message), ack });
     } catch (error) {
       this.log.error({ err: error }, 'the ack listener threw');
     }
@@ -829,72 +794,6 @@ export class WebjsSession implements EngineSession {
         signal,
         timeoutMessage: `WhatsApp Web did not finish ${what} within ${this.tuning.operationTimeoutMs} ms.`,
       });
-    }
-  }
-
-  // -------------------------------------------------------------------------------------------------------------
-  // People: what the session has learnt of LIDs and phones
-
-  private readonly identities = new Map<string, KnownIdentity>();
-
-  /** What the session knows beside an id (its LID, its phone), from WhatsApp Web's answers so far. */
-  private readonly known: IdentityLookup = (id) => this.identities.get(id);
-
-  private learn(id: string, identity: KnownIdentity): void {
-    const merged: KnownIdentity = {
-      lid: identity.lid ?? this.identities.get(id)?.lid ?? null,
-      phone: identity.phone ?? this.identities.get(id)?.phone ?? null,
-    };
-    const keys = new Set([id]);
-    if (merged.lid !== null) keys.add(merged.lid);
-    if (merged.phone !== null) keys.add(`${merged.phone}@c.us`);
-    for (const key of keys) {
-      this.identities.delete(key);
-      this.identities.set(key, merged);
-    }
-    while (this.identities.size > SEEN_LIMIT) {
-      const oldest = this.identities.keys().next().value;
-      if (oldest === undefined) break;
-      this.identities.delete(oldest);
-    }
-  }
-
-  /**
-   * Reads WhatsApp Web's LID ↔ phone map for people's ids (one page call, no query to WhatsApp's servers) and
-   * remembers what it tells.
-   */
-  private async lookUpIdentities(client: WAWebJS.Client, ids: string[]): Promise<void> {
-    const people = [...new Set(ids.filter((id) => id.endsWith('@c.us') || isLid(id)))];
-    const page = client.pupPage;
-    if (people.length === 0 || !page) return;
-    const found = await page.evaluate((wanted: string[]) => {
-      type WidLike = { _serialized?: unknown; server?: unknown } | null | undefined;
-      type Win = {
-        require(name: 'WAWebWidFactory'): { createWid(id: string): WidLike };
-        require(name: 'WAWebApiContact'): { getCurrentLid(wid: WidLike): WidLike; getPhoneNumber(wid: WidLike): WidLike };
-      };
-      const win = window as unknown as Win;
-      const out: Array<{ id: string; lid: string | null; phone: string | null }> = [];
-      for (const id of wanted) {
-        try {
-          const wid = win.require('WAWebWidFactory').createWid(id);
-          if (!wid) continue;
-          const api = win.require('WAWebApiContact');
-          const lid = wid.server === 'lid' ? wid : api.getCurrentLid(wid);
-          const phone = wid.server === 'lid' ? api.getPhoneNumber(wid) : wid;
-          out.push({
-            id,
-            lid: lid && typeof lid._serialized === 'string' ? lid._serialized : null,
-            phone: phone && typeof phone._serialized === 'string' ? phone._serialized : null,
-          });
-        } catch {
-          // an id WhatsApp Web cannot place: nothing known
-        }
-      }
-      return out;
-    }, people);
-    for (const entry of found) {
-      this.learn(entry.id, { lid: entry.lid, phone: entry.phone === null ? null : numberOfChatId(entry.phone) });
     }
   }
 
@@ -965,16 +864,16 @@ export class WebjsSession implements EngineSession {
     }
     const current = ackName(sent.ack);
     const ack = current === 'failed' || ackRank(current) > ackRank('sent') ? current : 'sent';
-    const message = toMessage(sent, { ack, me: this.me, known: this.known });
-    if (ack !== 'sent') this.reportedAcks.set(message.id, ackRank(ack));
+    const message = toMessage(sent, { ack, me: this.me, known: this.identities.lookup });
+    this.inbound.sentWithAck(message.id, ack);
     return message;
   }
 
   async listChats({ signal }: CallOptions = {}): Promise<Chat[]> {
     return this.call('listing chats', async (client) => {
       const chats = (await client.getChats()).filter((chat) => /@(c\.us|g\.us|lid)$/.test(serializedId(chat.id)));
-      await this.lookUpIdentities(client, chats.map((chat) => serializedId(chat.id)));
-      return chats.map((chat) => toChat(chat, { me: this.me, known: this.known })).sort(byNewestFirst);
+      await this.identities.lookUp(client, chats.map((chat) => serializedId(chat.id)));
+      return chats.map((chat) => toChat(chat, { me: this.me, known: this.identities.lookup })).sort(byNewestFirst);
     }, signal);
   }
 
@@ -1014,16 +913,16 @@ export class WebjsSession implements EngineSession {
         limit,
       );
       const messages = (models as object[]).map((model) => new MessageStructure(client, model)).filter(isPersonMessage);
-      await this.lookUpIdentities(client, [chatId, ...messages.map((message) => (message.author ?? message.from) || '')]);
-      return messages.map((message) => toMessage(message, { me: this.me, known: this.known }));
+      await this.identities.lookUp(client, [chatId, ...messages.map((message) => (message.author ?? message.from) || '')]);
+      return messages.map((message) => toMessage(message, { me: this.me, known: this.identities.lookup }));
     }, signal);
   }
 
   async listContacts({ signal }: CallOptions = {}): Promise<Contact[]> {
     return this.call('listing contacts', async (client) => {
       const contacts = (await client.getContacts()).filter(isListedContact);
-      await this.lookUpIdentities(client, contacts.map((contact) => serializedId(contact.id)));
-      return contacts.map((contact) => toContact(contact, this.known));
+      await this.identities.lookUp(client, contacts.map((contact) => serializedId(contact.id)));
+      return contacts.map((contact) => toContact(contact, this.identities.lookup));
     }, signal);
   }
 
@@ -1032,21 +931,21 @@ export class WebjsSession implements EngineSession {
       if (!contactId.endsWith('@c.us') && !isLid(contactId)) {
         // Groups and the like: what the session's own contact list says, nothing to ask WhatsApp.
         const listed = (await client.getContacts()).find((contact) => serializedId(contact.id) === contactId);
-        return listed === undefined ? null : toContact(listed, this.known);
+        return listed === undefined ? null : toContact(listed, this.identities.lookup);
       }
       // WhatsApp's answer for both identities (it asks WhatsApp's servers when it does not know the id yet).
       const [ids] = await client.getContactLidAndPhone([contactId]);
       const lid = typeof ids?.lid === 'string' && ids.lid !== '' ? ids.lid : null;
       const phoneId = typeof ids?.pn === 'string' && ids.pn !== '' ? ids.pn : null;
       if (lid === null && phoneId === null) return null;
-      this.learn(contactId, { lid, phone: phoneId === null ? null : numberOfChatId(phoneId) });
+      this.identities.learn(contactId, { lid, phone: phoneId === null ? null : numberOfChatId(phoneId) });
       let contact: WAWebJS.Contact | null = null;
       try {
         contact = await client.getContactById(contactId);
       } catch (error) {
         this.log.debug({ err: error, contactId }, 'WhatsApp Web has no contact model for this id');
       }
-      const converted = contact === null ? null : toContact(contact, this.known);
+      const converted = contact === null ? null : toContact(contact, this.identities.lookup);
       const phone = phoneId === null ? null : numberOfChatId(phoneId);
       const fallbackName = phone ?? numberOfChatId(contactId);
       return {
@@ -1099,13 +998,4 @@ function serializedId(id: unknown): string {
     if (typeof inner === 'string') return inner;
   }
   return '';
-}
-
-function remember(set: Set<string>, value: string, limit: number): void {
-  set.add(value);
-  while (set.size > limit) {
-    const oldest = set.values().next().value;
-    if (oldest === undefined) break;
-    set.delete(oldest);
-  }
 }
