@@ -10,6 +10,11 @@ export interface FunctionsConfig {
   engine: EngineName;
   /** SHA-256 digests of the accepted API keys (the keys themselves are not kept). Empty: the API refuses to serve. */
   apiKeyDigests: Buffer[];
+  /**
+   * Deployed stages: the name of the SSM SecureString holding the keys (comma-separated), read at cold start by
+   * functions/runtime.ts; API_KEYS is then empty. Unset (the local stage): the keys come from API_KEYS.
+   */
+  apiKeysParameter: string | undefined;
   /** How long a handler waits for the session host; well under API Gateway's 29 s integration timeout. */
   commandTimeoutMs: number;
   wsManagementEndpoint: string;
@@ -26,6 +31,7 @@ export function readFunctionsConfig(env: Record<string, string | undefined> = pr
     keyPrefix: read.pattern('KEY_PREFIX', 'wa', /^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, "_", "-" or "."'),
     engine: read.oneOf('WA_ENGINE', engineNames, 'webjs'),
     apiKeyDigests: read.list('API_KEYS').map(digestOfKey),
+    apiKeysParameter: read.optionalString('API_KEYS_PARAMETER'),
     commandTimeoutMs: read.integer('COMMAND_TIMEOUT_MS', 15_000, { min: 100, max: 28_000 }),
     wsManagementEndpoint: read.url('WS_MANAGEMENT_ENDPOINT', 'http://127.0.0.1:3001', ['http:', 'https:']),
     sendRateLimit: {
@@ -34,8 +40,46 @@ export function readFunctionsConfig(env: Record<string, string | undefined> = pr
     },
     idempotencyTtlSeconds: read.integer('IDEMPOTENCY_TTL_SECONDS', 24 * 3_600, { min: 60, max: 7 * 24 * 3_600 }),
   };
+  if (config.apiKeysParameter !== undefined) {
+    if (!/^\/[A-Za-z0-9_.\/-]{1,1010}$/.test(config.apiKeysParameter)) {
+      read.problem('API_KEYS_PARAMETER: expected an SSM parameter name starting with "/"');
+    }
+    // One source of keys, so that nobody wonders which one wins.
+    if (config.apiKeyDigests.length > 0) read.problem('API_KEYS_PARAMETER and API_KEYS are both set: keep only one');
+  }
   read.done();
   return config;
+}
+
+/** Reads one SSM parameter, decrypted. The real one is `ssmParameterReader()`; tests pass their own. */
+export type ParameterReader = (name: string) => Promise<string>;
+
+/**
+ * The digests of the keys held (comma-separated) in the SSM SecureString `name`. The keys themselves live only in
+ * this call: neither the template, the state file nor the Lambda environment ever hold them.
+ */
+export async function readApiKeyDigestsFromSsm(name: string, readParameter: ParameterReader): Promise<Buffer[]> {
+  const value = await readParameter(name);
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '')
+    .map(digestOfKey);
+}
+
+/**
+ * GetParameter with decryption, through the AWS SDK v3 that the Lambda runtime ships (loaded only when a stage reads
+ * its keys from SSM, so that the local stage never pays for it). Honours AWS_ENDPOINT_URL_SSM, as the SDK does.
+ */
+export async function ssmParameterReader(region = process.env.AWS_REGION): Promise<ParameterReader> {
+  const { SSMClient, GetParameterCommand } = await import('@aws-sdk/client-ssm');
+  const client = new SSMClient({ ...(region === undefined ? {} : { region }), maxAttempts: 3 });
+  return async (name) => {
+    const output = await client.send(new GetParameterCommand({ Name: name, WithDecryption: true }));
+    const value = output.Parameter?.Value;
+    if (value === undefined) throw new Error(`SSM parameter ${name} has no value`);
+    return value;
+  };
 }
 
 export function digestOfKey(key: string): Buffer {

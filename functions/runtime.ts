@@ -9,7 +9,13 @@ import { createLogger, type Logger } from '../lib/logger.js';
 import { createRedis, whenRedisReady, type Redis } from '../lib/redis.js';
 import { SessionDirectory } from '../lib/session-directory.js';
 import { ConnectionRegistry } from '../lib/ws-connections.js';
-import { readFunctionsConfig, type FunctionsConfig } from './config.js';
+import {
+  readApiKeyDigestsFromSsm,
+  readFunctionsConfig,
+  ssmParameterReader,
+  type FunctionsConfig,
+  type ParameterReader,
+} from './config.js';
 import type { ApiDependencies } from './http/dependencies.js';
 import { RedisIdempotencyStore } from './http/idempotency.js';
 import { RedisSendRateLimiter } from './http/rate-limit.js';
@@ -33,17 +39,94 @@ const redisWaitMs = 1_000;
 /** A cold start's first connection may take longer on a busy machine: give it this long before answering 503. */
 const firstConnectionWaitMs = 3_000;
 
+/** How long keys read from SSM are used before a request starts re-reading them (in the background). */
+export const apiKeysMaxAgeMs = 5 * 60_000;
+/** After a failed re-read, the keys in hand stay in use and the next attempt waits this long. */
+export const apiKeysRetryMs = 30_000;
+
+/**
+ * API keys held in an SSM SecureString (deployed stages). `digests` is the one array every key check reads: a
+ * re-read replaces its contents in place, so a rotation reaches a warm instance within `apiKeysMaxAgeMs` of its
+ * next request, without a redeploy. Only digests are kept; the keys never enter the environment.
+ */
+export class SsmApiKeys {
+  readonly digests: Buffer[] = [];
+  private freshUntil = 0;
+  private refreshing: Promise<void> | undefined;
+
+  constructor(
+    private readonly parameterName: string,
+    private readonly readParameter: ParameterReader,
+    private readonly logger: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The first read, at cold start: a failure throws (the cold start fails, loudly, instead of refusing every key). */
+  async load(): Promise<void> {
+    this.replace(await readApiKeyDigestsFromSsm(this.parameterName, this.readParameter));
+  }
+
+  /** Starts a background re-read when the keys are older than their maximum age; never waits, never throws. */
+  refreshIfStale(): Promise<void> | undefined {
+    if (this.refreshing !== undefined || this.now() < this.freshUntil) return this.refreshing;
+    this.refreshing = readApiKeyDigestsFromSsm(this.parameterName, this.readParameter)
+      .then(
+        (digests) => this.replace(digests),
+        (error: unknown) => {
+          this.freshUntil = this.now() + apiKeysRetryMs;
+          this.logger.warn({ err: error, parameter: this.parameterName }, 'could not re-read the API keys; keeping the ones in hand');
+        },
+      )
+      .finally(() => {
+        this.refreshing = undefined;
+      });
+    return this.refreshing;
+  }
+
+  private replace(digests: Buffer[]): void {
+    this.digests.splice(0, this.digests.length, ...digests);
+    this.freshUntil = this.now() + apiKeysMaxAgeMs;
+    if (digests.length === 0) this.logger.error({ parameter: this.parameterName }, 'the API keys parameter holds no key: every request except health is refused');
+  }
+}
+
+interface ColdStart {
+  config: FunctionsConfig;
+  logger: Logger;
+  ssmKeys: SsmApiKeys | undefined;
+}
+
+async function coldStart(): Promise<ColdStart> {
+  const config = readFunctionsConfig();
+  const logger = createLogger('functions');
+  if (config.apiKeysParameter === undefined) return { config, logger, ssmKeys: undefined };
+  const ssmKeys = new SsmApiKeys(config.apiKeysParameter, await ssmParameterReader(), logger);
+  try {
+    await ssmKeys.load();
+  } catch (error) {
+    logger.fatal({ err: error, parameter: config.apiKeysParameter }, 'could not read the API keys from SSM');
+    throw error;
+  }
+  config.apiKeyDigests = ssmKeys.digests;
+  return { config, logger, ssmKeys };
+}
+
+// Read once per instance, before any handler runs: a top-level await, which Lambda runs in its init phase. The API
+// keys of a deployed stage are fetched here from SSM (a GetParameter with decryption, ~tens of ms), then cached.
+const started = await coldStart();
+
 let runtime: FunctionsRuntime | undefined;
 
 export function getRuntime(): FunctionsRuntime {
-  runtime ??= buildRuntime();
+  runtime ??= buildRuntime(started);
+  started.ssmKeys?.refreshIfStale();
   return runtime;
 }
 
-function buildRuntime(): FunctionsRuntime {
-  const config = readFunctionsConfig();
-  const logger = createLogger('functions');
-  if (config.apiKeyDigests.length === 0) logger.error('API_KEYS is empty: every request except health is refused');
+function buildRuntime({ config, logger, ssmKeys }: ColdStart): FunctionsRuntime {
+  if (config.apiKeyDigests.length === 0 && ssmKeys === undefined) {
+    logger.error('API_KEYS is empty: every request except health is refused');
+  }
   const keys = redisKeys(config.keyPrefix);
   const connect = (name: string) => {
     const redis = createRedis(config.redisUrl, {
@@ -64,13 +147,18 @@ function buildRuntime(): FunctionsRuntime {
   redis.once('ready', () => {
     connectedOnce = true;
   });
-  const ready = () => whenRedisReady(redis, connectedOnce ? redisWaitMs : firstConnectionWaitMs);
+  const ready = () => {
+    // The REST API reaches the runtime once per instance: its requests start the keys' re-read from here.
+    ssmKeys?.refreshIfStale();
+    return whenRedisReady(redis, connectedOnce ? redisWaitMs : firstConnectionWaitMs);
+  };
   const directory = new SessionDirectory(redis, keys);
   const api: ApiDependencies = {
     config,
     logger,
     ready,
     ping: async () => {
+      ssmKeys?.refreshIfStale();
       try {
         await ready();
         return (await redis.ping()) === 'PONG';
