@@ -36,7 +36,7 @@ export const identitySchema = z.object({
   id: z.string(),
   lid: z.string().nullable(),
   phone: z.string().nullable(),
-});
+}).meta({ id: 'Identity' });
 export type Identity = z.infer<typeof identitySchema>;
 
 /**
@@ -47,7 +47,7 @@ export const meSchema = z.object({
   id: z.string(),
   pushName: z.string(),
   lid: z.string().nullable().default(null),
-});
+}).meta({ id: 'Me' });
 export type Me = z.output<typeof meSchema>;
 
 export const sessionSchema = z.object({
@@ -58,7 +58,7 @@ export const sessionSchema = z.object({
   createdAt: isoTimestamp,
   updatedAt: isoTimestamp,
   lastError: lastErrorSchema,
-});
+}).meta({ id: 'Session' });
 export type Session = z.infer<typeof sessionSchema>;
 
 export const messageSchema = z.object({
@@ -73,7 +73,7 @@ export const messageSchema = z.object({
   ack: ackSchema,
   /** Who wrote it; for the session's own messages, the session's account. */
   sender: identitySchema,
-});
+}).meta({ id: 'Message' });
 export type Message = z.infer<typeof messageSchema>;
 
 export const chatSchema = z.object({
@@ -85,7 +85,7 @@ export const chatSchema = z.object({
   lastMessage: messageSchema.nullable(),
   lid: z.string().nullable(),
   phone: z.string().nullable(),
-});
+}).meta({ id: 'Chat' });
 export type Chat = z.infer<typeof chatSchema>;
 
 export const contactSchema = z.object({
@@ -97,7 +97,7 @@ export const contactSchema = z.object({
   isGroup: z.boolean(),
   lid: z.string().nullable(),
   phone: z.string().nullable(),
-});
+}).meta({ id: 'Contact' });
 export type Contact = z.infer<typeof contactSchema>;
 
 // ---------------------------------------------------------------------------------------------------------------

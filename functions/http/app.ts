@@ -1,73 +1,74 @@
 /**
- * The REST API of ../shared/contract.md as one Hono app: sub-apps per resource, mounted with `app.route()`.
+ * The REST API of ../shared/contract.md as one Hono app: sub-apps per resource, each route declared once
+ * (api-routes.ts) and registered with `app.openapi()`, which validates it and puts it in the OpenAPI document.
  * Order of checks for every request: API key (401 whatever the route), then route (404/405), then validation
  * (400/413/415), then the session's state (404/409), then the session host (503/504).
  */
-import { Hono, type Context } from 'hono';
+import { OpenAPIHono } from '@hono/zod-openapi';
 import { ServiceError } from '../../contract/errors.js';
+import packageJson from '../../package.json' with { type: 'json' };
 import type { ApiEnv } from './api-env.js';
+import { apiRoutes } from './api-routes.js';
 import type { ApiDependencies } from './dependencies.js';
+import { docsPageHtml, swaggerUiScript, swaggerUiStyle } from './docs/docs-page.js';
 import { apiKeyCheck, errorResponse, requestContext } from './middleware.js';
+import { buildOpenApiDocument, type OpenApiDocument } from './openapi.js';
+import { routeTableOf, type RouteTable } from './route-table.js';
 import { messageRoutes } from './routes/messages.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { simulatorRoutes } from './routes/simulator.js';
+import { normaliseJsonBody, validationHook } from './validation.js';
 
-interface KnownRoute {
-  pattern: RegExp;
-  methods: string[];
-}
 
-const segment = '[^/]+';
-const knownRoutes: KnownRoute[] = [
-  { pattern: /^\/api\/health$/, methods: ['GET'] },
-  { pattern: /^\/api\/sessions$/, methods: ['GET', 'POST'] },
-  { pattern: new RegExp(`^/api/sessions/${segment}$`), methods: ['GET', 'DELETE'] },
-  { pattern: new RegExp(`^/api/sessions/${segment}/qr$`), methods: ['GET'] },
-  { pattern: new RegExp(`^/api/sessions/${segment}/restart$`), methods: ['POST'] },
-  { pattern: new RegExp(`^/api/sessions/${segment}/pairing-code$`), methods: ['POST'] },
-  { pattern: new RegExp(`^/api/messages/${segment}/send$`), methods: ['POST'] },
-  { pattern: new RegExp(`^/api/messages/${segment}/chats$`), methods: ['GET'] },
-  { pattern: new RegExp(`^/api/messages/${segment}/chat/${segment}$`), methods: ['GET'] },
-  { pattern: new RegExp(`^/api/messages/${segment}/contacts$`), methods: ['GET'] },
-  { pattern: new RegExp(`^/api/messages/${segment}/contacts/${segment}$`), methods: ['GET'] },
-];
-const simulatorRoutesKnown: KnownRoute[] = [
-  { pattern: new RegExp(`^/api/simulator/sessions/${segment}/scan$`), methods: ['POST'] },
-  { pattern: new RegExp(`^/api/simulator/sessions/${segment}/incoming$`), methods: ['POST'] },
-  { pattern: new RegExp(`^/api/simulator/sessions/${segment}/pair$`), methods: ['POST'] },
-];
-
-const isPublic = (c: Context<ApiEnv>) => c.req.path === '/api/health' && (c.req.method === 'GET' || c.req.method === 'HEAD');
-
-export function createApp(deps: ApiDependencies): Hono<ApiEnv> {
-  const app = new Hono<ApiEnv>();
-  const routes = deps.config.engine === 'simulator' ? [...knownRoutes, ...simulatorRoutesKnown] : knownRoutes;
+export function createApp(deps: ApiDependencies) {
+  const app = new OpenAPIHono<ApiEnv>({ defaultHook: validationHook });
+  // Filled in once every route is registered (below); requests only come after.
+  let table: RouteTable = { paths: [], find: () => undefined };
+  let document: OpenApiDocument | undefined;
 
   app.use('*', requestContext(deps.logger));
-  app.use('*', apiKeyCheck(deps.config.apiKeyDigests, isPublic));
+  app.use(
+    '*',
+    apiKeyCheck(deps.config.apiKeyDigests, (c) => table.find(c.req.path)?.publicMethods.has(c.req.method) === true),
+  );
 
-  app.get('/api/health', async (c) => {
-    if (await deps.ping()) return c.json({ status: 'ok' });
+  // Routes that need no Redis come before the readiness check.
+  app.openapi(apiRoutes.health, async (c) => {
+    if (await deps.ping()) return c.json({ status: 'ok' as const }, 200);
     throw new ServiceError('SERVICE_UNAVAILABLE', 'Redis does not answer.');
   });
+  app.openapi(apiRoutes.openApiDocument, (c) => c.json((document ??= buildOpenApiDocument(app, { version: packageJson.version })), 200));
+  app.openapi(apiRoutes.docsPage, (c) => c.html(docsPageHtml(), 200));
+  app.openapi(apiRoutes.docsScript, (c) =>
+    c.body(swaggerUiScript(), 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'public, max-age=3600' }),
+  );
+  app.openapi(apiRoutes.docsStyle, (c) =>
+    c.body(swaggerUiStyle(), 200, { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'public, max-age=3600' }),
+  );
 
-  // Everything past here needs Redis: answer 503 quickly when it is away instead of hanging.
+  // Everything past here needs Redis: answer 503 quickly when it is away instead of hanging. Then read the JSON body
+  // of a route that declares one, by the contract's rules, before its validators see it.
   app.use('/api/*', async (c, next) => {
-    if (routes.some((route) => route.pattern.test(c.req.path))) await deps.ready();
+    const declared = table.find(c.req.path);
+    if (declared === undefined || declared.methods.every((method) => declared.publicMethods.has(method))) return next();
+    await deps.ready();
+    if (declared.bodyMethods.has(c.req.method)) await normaliseJsonBody(c);
     return next();
   });
 
-  app.route('/api/sessions', sessionRoutes(deps));
-  app.route('/api/messages', messageRoutes(deps));
-  if (deps.config.engine === 'simulator') app.route('/api/simulator', simulatorRoutes(deps));
+  app.route('/', sessionRoutes(deps));
+  app.route('/', messageRoutes(deps));
+  if (deps.config.engine === 'simulator') app.route('/', simulatorRoutes(deps));
+
+  table = routeTableOf(app);
 
   app.notFound((c) => {
-    const route = routes.find((candidate) => candidate.pattern.test(c.req.path));
-    if (route !== undefined) {
+    const declared = table.find(c.req.path);
+    if (declared !== undefined) {
       return errorResponse(
         c,
-        new ServiceError('METHOD_NOT_ALLOWED', `${c.req.method} is not allowed here; use ${route.methods.join(' or ')}.`, {
-          details: { allow: route.methods },
+        new ServiceError('METHOD_NOT_ALLOWED', `${c.req.method} is not allowed here; use ${declared.methods.join(' or ')}.`, {
+          details: { allow: declared.methods },
         }),
       );
     }
@@ -76,3 +77,5 @@ export function createApp(deps: ApiDependencies): Hono<ApiEnv> {
   app.onError((error, c) => errorResponse(c, error));
   return app;
 }
+
+export type ApiApp = ReturnType<typeof createApp>;

@@ -1,9 +1,10 @@
 /** Cross-cutting steps of the REST API: request ids, API keys, JSON bodies, and the one error envelope. */
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
+import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { maxBodyBytes } from '../../contract/api.js';
-import { httpStatusOf, ServiceError, ValidationError, type ErrorBody } from '../../contract/errors.js';
+import { httpStatusOf, ServiceError, ValidationError, type ErrorBody, type ErrorCode } from '../../contract/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import { isRedisUnavailableError } from '../../lib/redis.js';
 import { digestOfKey } from '../config.js';
@@ -85,12 +86,21 @@ function payloadTooLarge(): ServiceError {
   });
 }
 
+const httpExceptionCodes: Partial<Record<number, ErrorCode>> = {
+  400: 'VALIDATION_FAILED',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+};
+
 /** The one place where an error becomes an HTTP answer; never a stack trace in the body. */
 export function errorResponse(c: Context<ApiEnv>, error: unknown): Response {
   const logger = c.get('logger');
   let serviceError: ServiceError;
   if (error instanceof ServiceError) {
     serviceError = error;
+  } else if (error instanceof HTTPException && httpExceptionCodes[error.status] !== undefined) {
+    // Hono's own refusals (its validators' body checks), should one ever get past validation.ts: same envelope.
+    serviceError = new ServiceError(httpExceptionCodes[error.status] ?? 'INTERNAL', error.message);
   } else if (isRedisUnavailableError(error)) {
     serviceError = new ServiceError('SERVICE_UNAVAILABLE', 'The service cannot reach its state store right now; retry shortly.');
   } else {

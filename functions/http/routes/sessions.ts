@@ -1,118 +1,103 @@
-/** /api/sessions: list, create, read, QR, delete, restart. Reads come from Redis; changes go to the session host. */
+/** /api/sessions: list, create, read, QR, pairing code, delete, restart. Reads come from Redis; changes go to the session host. */
 import { randomUUID } from 'node:crypto';
-import { Hono } from 'hono';
+import { OpenAPIHono } from '@hono/zod-openapi';
 import QRCode from 'qrcode';
-import {
-  createSessionBodySchema,
-  defaultSessionsLimit,
-  emptyBodySchema,
-  pairingCodeBodySchema,
-  parseOrThrow,
-  sessionIdSchema,
-  sessionsQuerySchema,
-} from '../../../contract/api.js';
+import { defaultSessionsLimit } from '../../../contract/api.js';
 import type { SessionPosition } from '../../../lib/session-directory.js';
 import { ServiceError, ValidationError } from '../../../contract/errors.js';
 import type { ApiEnv } from '../api-env.js';
+import { apiRoutes } from '../api-routes.js';
 import { findSession, liveOwner, presentSession, type ApiDependencies } from '../dependencies.js';
 import { answerOf, type StoredResponse } from '../idempotency.js';
-import { readJsonBody as readBody } from '../middleware.js';
-import { idempotencyKeyOf, respondStored } from './shared.js';
+import { validationHook } from '../validation.js';
+import { respondStored } from './shared.js';
 
-export function sessionRoutes(deps: ApiDependencies): Hono<ApiEnv> {
-  const app = new Hono<ApiEnv>();
-
-  app.get('/', async (c) => {
-    const query = parseOrThrow(sessionsQuerySchema, c.req.query(), 'query');
-    const after = query.cursor === undefined ? null : decodeCursor(query.cursor);
-    const page = await deps.directory.page(query.limit ?? defaultSessionsLimit, after);
-    return c.json({ sessions: page.entries.map(presentSession), nextCursor: page.next === null ? null : encodeCursor(page.next) });
-  });
-
-  app.post('/', async (c) => {
-    const body = parseOrThrow(createSessionBodySchema, await readBody(c));
-    const idempotencyKey = idempotencyKeyOf(c);
-    const create = async (): Promise<StoredResponse> => {
-      const sessionId = body.sessionId ?? randomUUID();
-      if ((await deps.directory.get(sessionId)) !== null) {
-        throw new ServiceError('SESSION_EXISTS', `A session named '${sessionId}' exists already.`, { details: { sessionId } });
+export function sessionRoutes(deps: ApiDependencies) {
+  return new OpenAPIHono<ApiEnv>({ defaultHook: validationHook })
+    .openapi(apiRoutes.listSessions, async (c) => {
+      const query = c.req.valid('query');
+      const after = query.cursor === undefined ? null : decodeCursor(query.cursor);
+      const page = await deps.directory.page(query.limit ?? defaultSessionsLimit, after);
+      return c.json(
+        { sessions: page.entries.map(presentSession), nextCursor: page.next === null ? null : encodeCursor(page.next) },
+        200,
+      );
+    })
+    .openapi(apiRoutes.createSession, async (c) => {
+      const body = c.req.valid('json');
+      const idempotencyKey = c.req.valid('header')['idempotency-key'] ?? null;
+      const create = async (): Promise<StoredResponse> => {
+        const sessionId = body.sessionId ?? randomUUID();
+        if ((await deps.directory.get(sessionId)) !== null) {
+          throw new ServiceError('SESSION_EXISTS', `A session named '${sessionId}' exists already.`, { details: { sessionId } });
+        }
+        const hostId = await deps.directory.placeSession(deps.config.engine);
+        if (hostId === null) throw new ServiceError('SESSION_HOST_UNAVAILABLE', `No session host of the ${deps.config.engine} engine is running.`);
+        const result = await deps.bus.request({ hostId, sessionId }, { type: 'create' }, deps.config.commandTimeoutMs, c.get('requestId'));
+        return { status: 201, body: result, headers: { location: `/api/sessions/${encodeURIComponent(sessionId)}` } };
+      };
+      if (idempotencyKey === null) return respondStored(c, await create());
+      return respondStored(
+        c,
+        await deps.idempotency.run('create-session', idempotencyKey, body, () => answerOf(create), deps.config.commandTimeoutMs),
+      );
+    })
+    .openapi(apiRoutes.getSession, async (c) => {
+      const { sessionId } = c.req.valid('param');
+      return c.json({ session: presentSession(await findSession(deps, sessionId)) }, 200);
+    })
+    .openapi(apiRoutes.getQr, async (c) => {
+      const { sessionId } = c.req.valid('param');
+      const { record } = await findSession(deps, sessionId);
+      if (record.status !== 'qr' || record.qr === null) {
+        throw new ServiceError('QR_NOT_AVAILABLE', `The session has no QR to show: it is ${record.status}.`, {
+          details: { status: record.status },
+        });
       }
-      const hostId = await deps.directory.placeSession(deps.config.engine);
-      if (hostId === null) throw new ServiceError('SESSION_HOST_UNAVAILABLE', `No session host of the ${deps.config.engine} engine is running.`);
-      const result = await deps.bus.request({ hostId, sessionId }, { type: 'create' }, deps.config.commandTimeoutMs, c.get('requestId'));
-      return { status: 201, body: result, headers: { location: `/api/sessions/${encodeURIComponent(sessionId)}` } };
-    };
-    if (idempotencyKey === null) return respondStored(c, await create());
-    return respondStored(
-      c,
-      await deps.idempotency.run('create-session', idempotencyKey, body, () => answerOf(create), deps.config.commandTimeoutMs),
-    );
-  });
-
-  app.get('/:sessionId', async (c) => {
-    const sessionId = parseOrThrow(sessionIdSchema, c.req.param('sessionId'), 'sessionId');
-    return c.json({ session: presentSession(await findSession(deps, sessionId)) });
-  });
-
-  app.get('/:sessionId/qr', async (c) => {
-    const sessionId = parseOrThrow(sessionIdSchema, c.req.param('sessionId'), 'sessionId');
-    const { record } = await findSession(deps, sessionId);
-    if (record.status !== 'qr' || record.qr === null) {
-      throw new ServiceError('QR_NOT_AVAILABLE', `The session has no QR to show: it is ${record.status}.`, {
-        details: { status: record.status },
-      });
-    }
-    if (/\bimage\/png\b/i.test(c.req.header('accept') ?? '')) {
-      const png = await QRCode.toBuffer(record.qr, { type: 'png', margin: 2, width: 320 });
-      return c.body(new Uint8Array(png), 200, { 'content-type': 'image/png', 'cache-control': 'no-store' });
-    }
-    const dataUrl = await QRCode.toDataURL(record.qr, { margin: 2, width: 320 });
-    c.header('cache-control', 'no-store');
-    return c.json({ qr: record.qr, dataUrl });
-  });
-
-  app.post('/:sessionId/pairing-code', async (c) => {
-    const sessionId = parseOrThrow(sessionIdSchema, c.req.param('sessionId'), 'sessionId');
-    const body = parseOrThrow(pairingCodeBodySchema, await readBody(c));
-    const entry = await findSession(deps, sessionId);
-    const hostId = liveOwner(entry);
-    if (entry.record.status !== 'qr') {
-      throw new ServiceError('QR_NOT_AVAILABLE', `A pairing code can be asked only while the session shows a QR; it is ${entry.record.status}.`, {
-        details: { status: entry.record.status },
-      });
-    }
-    const result = await deps.bus.request({ hostId, sessionId }, { type: 'pairing-code', phone: body.phone }, deps.config.commandTimeoutMs, c.get('requestId'));
-    c.header('cache-control', 'no-store');
-    return c.json(result, 200);
-  });
-
-  app.delete('/:sessionId', async (c) => {
-    const sessionId = parseOrThrow(sessionIdSchema, c.req.param('sessionId'), 'sessionId');
-    parseOrThrow(emptyBodySchema, await readBody(c));
-    const entry = await findSession(deps, sessionId);
-    const result = await deps.bus.request(
-      { hostId: liveOwner(entry), sessionId },
-      { type: 'delete' },
-      deps.config.commandTimeoutMs,
-      c.get('requestId'),
-    );
-    return c.json(result, 200);
-  });
-
-  app.post('/:sessionId/restart', async (c) => {
-    const sessionId = parseOrThrow(sessionIdSchema, c.req.param('sessionId'), 'sessionId');
-    parseOrThrow(emptyBodySchema, await readBody(c));
-    const entry = await findSession(deps, sessionId);
-    const result = await deps.bus.request(
-      { hostId: liveOwner(entry), sessionId },
-      { type: 'restart' },
-      deps.config.commandTimeoutMs,
-      c.get('requestId'),
-    );
-    return c.json(result, 202);
-  });
-
-  return app;
+      if (/\bimage\/png\b/i.test(c.req.header('accept') ?? '')) {
+        const png = await QRCode.toBuffer(record.qr, { type: 'png', margin: 2, width: 320 });
+        return c.body(new Uint8Array(png), 200, { 'content-type': 'image/png', 'cache-control': 'no-store' });
+      }
+      const dataUrl = await QRCode.toDataURL(record.qr, { margin: 2, width: 320 });
+      c.header('cache-control', 'no-store');
+      return c.json({ qr: record.qr, dataUrl }, 200);
+    })
+    .openapi(apiRoutes.requestPairingCode, async (c) => {
+      const { sessionId } = c.req.valid('param');
+      const body = c.req.valid('json');
+      const entry = await findSession(deps, sessionId);
+      const hostId = liveOwner(entry);
+      if (entry.record.status !== 'qr') {
+        throw new ServiceError('QR_NOT_AVAILABLE', `A pairing code can be asked only while the session shows a QR; it is ${entry.record.status}.`, {
+          details: { status: entry.record.status },
+        });
+      }
+      const result = await deps.bus.request({ hostId, sessionId }, { type: 'pairing-code', phone: body.phone }, deps.config.commandTimeoutMs, c.get('requestId'));
+      c.header('cache-control', 'no-store');
+      return c.json(result, 200);
+    })
+    .openapi(apiRoutes.deleteSession, async (c) => {
+      const { sessionId } = c.req.valid('param');
+      const entry = await findSession(deps, sessionId);
+      const result = await deps.bus.request(
+        { hostId: liveOwner(entry), sessionId },
+        { type: 'delete' },
+        deps.config.commandTimeoutMs,
+        c.get('requestId'),
+      );
+      return c.json(result, 200);
+    })
+    .openapi(apiRoutes.restartSession, async (c) => {
+      const { sessionId } = c.req.valid('param');
+      const entry = await findSession(deps, sessionId);
+      const result = await deps.bus.request(
+        { hostId: liveOwner(entry), sessionId },
+        { type: 'restart' },
+        deps.config.commandTimeoutMs,
+        c.get('requestId'),
+      );
+      return c.json(result, 202);
+    });
 }
 
 /** An opaque page cursor: where the previous page ended (creation time and id of its last session). */
