@@ -187,7 +187,7 @@ describe(`fuzz: ${total} generated requests (seed ${seed})`, () => {
       writeFileSync('.local/fuzz-host.log', stack.hosts[0]?.output() ?? '');
     }
     expect(failures, failures.slice(0, 10).join('\n')).toEqual([]);
-    expect(mutating, 'the generator produced requests the contract accepts').toEqual([]);
+    expect(mutating.slice(0, 5), `the generator produced ${mutating.length} requests the contract accepts`).toEqual([]);
     expect([...statuses.keys()].every((status) => status < 500)).toBe(true);
     // Every kind of refusal was exercised.
     for (const status of [400, 401, 404, 405, 409, 413, 415]) expect(statuses.get(status) ?? 0, `status ${status}`).toBeGreaterThan(0);
