@@ -14,16 +14,31 @@ export interface ConnectionPoster {
   close(): void;
 }
 
-export function createConnectionPoster(endpoint: string, region = process.env.AWS_REGION ?? 'us-east-1'): ConnectionPoster {
-  const local = /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?/.test(endpoint);
+/**
+ * Whether `endpoint` is serverless-offline's emulation rather than API Gateway: a loopback address, or any address
+ * when the deployment says so — stage `local` (the functions under serverless offline) or `WS_MANAGEMENT_LOCAL=true`
+ * (a container posting to serverless offline by service name, as in docker-compose.yml).
+ */
+export function isLocalManagementEndpoint(endpoint: string, env: Record<string, string | undefined> = process.env): boolean {
+  if (env.WS_MANAGEMENT_LOCAL === 'true' || env.STAGE === 'local') return true;
+  return /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(endpoint);
+}
+
+export function createConnectionPoster(
+  endpoint: string,
+  region = process.env.AWS_REGION ?? 'us-east-1',
+  env: Record<string, string | undefined> = process.env,
+): ConnectionPoster {
+  const local = isLocalManagementEndpoint(endpoint, env);
   const client = new ApiGatewayManagementApiClient({
     endpoint,
     region,
     maxAttempts: 1, // retries are ours: capped backoff, per connection, without holding up other clients
     // A post that hangs would stall its connection's queue: bound it (a timeout counts as a failure worth retrying).
     requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000 },
-    // serverless-offline checks no signature, but the SDK signs every request: any pair does locally.
-    ...(local && process.env.AWS_ACCESS_KEY_ID === undefined
+    // serverless-offline checks no signature, but the SDK signs every request and needs credentials to do so, even
+    // for an endpoint it will never authenticate against: any pair does locally. Real credentials win if present.
+    ...(local && env.AWS_ACCESS_KEY_ID === undefined
       ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }
       : {}),
   });
