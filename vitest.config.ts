@@ -6,6 +6,7 @@ const browserFiles = [
   'test/engine-contract/webjs.contract.test.ts',
   'test/e2e/webjs.e2e.test.ts',
   'test/bench/*.test.ts',
+  'test/browser/**/*.test.ts',
 ];
 
 export default defineConfig({
