@@ -222,3 +222,87 @@ redis.call('XTRIM', KEYS[1], 'MINID', '~', ARGV[2])
 return id
 `,
 );
+
+/**
+ * record-webhook-delivery-5: stores one delivery's state and files it under its status, keeping the newest `cap` of
+ * each index; a delivery that leaves the `all` index leaves the record hash too.
+ *   KEYS[1] deliveries (hash)   KEYS[2] index of all   KEYS[3] index `delivered`   KEYS[4] index `failed`
+ *   KEYS[5] index `dead`
+ *   ARGV[1] member (`<session id>/<event id>`)   ARGV[2] Delivery JSON   ARGV[3] its status   ARGV[4] updated (ms)
+ *   ARGV[5] cap
+ *   → 1
+ */
+export const recordWebhookDeliveryScript = new RedisScript(
+  'record-webhook-delivery-5',
+  5,
+  `
+local cap = tonumber(ARGV[5])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
+local byStatus = { delivered = KEYS[3], failed = KEYS[4], dead = KEYS[5] }
+for status, key in pairs(byStatus) do
+  if status == ARGV[3] then
+    redis.call('ZADD', key, ARGV[4], ARGV[1])
+    redis.call('ZREMRANGEBYRANK', key, 0, -cap - 1)
+  else
+    redis.call('ZREM', key, ARGV[1])
+  end
+end
+local gone = redis.call('ZRANGE', KEYS[2], 0, -cap - 1)
+if #gone > 0 then
+  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -cap - 1)
+  redis.call('HDEL', KEYS[1], unpack(gone))
+  redis.call('ZREM', KEYS[3], unpack(gone))
+  redis.call('ZREM', KEYS[4], unpack(gone))
+  redis.call('ZREM', KEYS[5], unpack(gone))
+end
+return 1
+`,
+);
+
+/**
+ * advance-webhook-cursor-1: moves a (webhook, session) cursor to the event just delivered (or given up), only if it
+ * is still where the delivering host read it: a `replay` that moved it back meanwhile wins.
+ *   KEYS[1] the session's webhook cursors (hash)
+ *   ARGV[1] webhook id   ARGV[2] the cursor the host read ('' = none yet)   ARGV[3] the new cursor
+ *   → 1 moved, 0 the cursor changed meanwhile (nothing written)
+ */
+export const advanceWebhookCursorScript = new RedisScript(
+  'advance-webhook-cursor-1',
+  1,
+  `
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if (current or '') ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+`,
+);
+
+/**
+ * rewind-webhook-cursor-1: for `replay`, moves a (webhook, session) cursor back to `after`, never forward (a pair
+ * that is behind `after` already will deliver everything after it anyway). Stream ids compare as two integers of up
+ * to 20 digits, so they are compared as strings of equal length here (Lua numbers are doubles).
+ *   KEYS[1] the session's webhook cursors (hash)
+ *   ARGV[1] webhook id   ARGV[2] after   ARGV[3] the cursor of a pair that has none yet (the webhook's start)
+ *   → the cursor now
+ */
+export const rewindWebhookCursorScript = new RedisScript(
+  'rewind-webhook-cursor-1',
+  1,
+  `
+local function parts(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  return string.rep('0', 20 - #ms) .. ms, string.rep('0', 20 - #seq) .. seq
+end
+local function less(a, b)
+  local am, as = parts(a)
+  local bm, bs = parts(b)
+  if am ~= bm then return am < bm end
+  return as < bs
+end
+local current = redis.call('HGET', KEYS[1], ARGV[1]) or ARGV[3]
+if less(ARGV[2], current) then current = ARGV[2] end
+redis.call('HSET', KEYS[1], ARGV[1], current)
+return current
+`,
+);

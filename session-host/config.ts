@@ -23,6 +23,11 @@ export interface SessionHostConfig {
   /** The health endpoint (GET /health); 0 = none. HEALTH_HOST: where it listens. */
   health: { port: number; host: string };
   simulator: { autoScanMs: number; qrRotateMs: number; readAfterMs: number };
+  /**
+   * Webhook deliveries: how long one event is retried before it is `dead`, whether private and `http://` targets
+   * are allowed (local stacks and tests only), one attempt's timeout, and posts in flight at once on this host.
+   */
+  webhooks: { retryForMs: number; allowPrivate: boolean; timeoutMs: number; concurrency: number };
   webjs: {
     chromePath: string | undefined;
     initTimeoutMs: number;
@@ -59,6 +64,12 @@ export function readSessionHostConfig(env: Record<string, string | undefined> = 
       autoScanMs: read.integer('SIMULATOR_AUTO_SCAN_MS', 0, { min: 0, max: 3_600_000 }),
       qrRotateMs: read.integer('SIMULATOR_QR_ROTATE_MS', 20_000, { min: 100, max: 3_600_000 }),
       readAfterMs: read.integer('SIMULATOR_READ_AFTER_MS', 1_000, { min: 0, max: 3_600_000 }),
+    },
+    webhooks: {
+      retryForMs: read.integer('WEBHOOK_RETRY_FOR_MS', 24 * 3_600_000, { min: 100, max: 7 * 24 * 3_600_000 }),
+      allowPrivate: read.oneOf('WEBHOOK_ALLOW_PRIVATE', ['true', 'false'], 'false') === 'true',
+      timeoutMs: read.integer('WEBHOOK_TIMEOUT_MS', 10_000, { min: 100, max: 10_000 }),
+      concurrency: read.integer('WEBHOOK_CONCURRENCY', 64, { min: 1, max: 10_000 }),
     },
     webjs: {
       chromePath: read.optionalString('CHROME_PATH'),

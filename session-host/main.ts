@@ -23,6 +23,8 @@ import { acquireHostLease, HostIdInUseError, HostRegistry } from './host-registr
 import { SessionManager } from './sessions/session-manager.js';
 import { SendLedger } from './sessions/send-ledger.js';
 import { SessionStore } from './sessions/session-store.js';
+import { WebhookDispatcher } from './webhooks/webhook-dispatcher.js';
+import { WebhookStore } from '../lib/webhook-store.js';
 
 const logger = createLogger('session-host');
 
@@ -89,6 +91,19 @@ async function main(): Promise<void> {
   const poster = createConnectionPoster(config.wsManagementEndpoint);
   const pusher = new EventPusher({ events, connections: new ConnectionRegistry(redis, keys), poster, logger: hostLogger });
   pusher.start();
+  // Webhooks: a listener of the event log beside the pusher's, with queues of its own (never in the pusher's way).
+  const webhooks = new WebhookDispatcher({
+    store: new WebhookStore(redis, keys, { allowPrivate: config.webhooks.allowPrivate }),
+    events,
+    redis,
+    keys,
+    hostId: config.hostId,
+    owns: (sessionId) => sessions.has(sessionId),
+    logger: hostLogger,
+    subscriber: connect('webhooks', false),
+    ...config.webhooks,
+  });
+  await webhooks.start();
   const worker = new CommandWorker({
     blockingRedis,
     redis,
@@ -160,7 +175,7 @@ async function main(): Promise<void> {
       await sessions.stopAll();
     }
     await registry.stop().catch((error: unknown) => hostLogger.warn({ err: error }, 'could not withdraw the host'));
-    await pusher.stop(2_000);
+    await Promise.all([pusher.stop(2_000), webhooks.stop(2_000)]);
     await engine.close();
     await bus.close();
     poster.close();
