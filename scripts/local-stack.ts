@@ -140,9 +140,11 @@ function localApiKeys(): string {
   return readFileSync(file, 'utf8').trim();
 }
 
-const relay = (line: string, stream: 'stdout' | 'stderr') => {
+/** How a child's output reaches this process's: formatted for people, or JSON lines (its own, or wrapped) for machines. */
+const relayFor = (service: string) => (line: string, stream: 'stdout' | 'stderr') => {
   if (line.trim() === '') return;
-  (stream === 'stdout' ? process.stdout : process.stderr).write(`${formatChildLine(line, format, colour)}\n`);
+  const text = format === 'json' && !line.startsWith('{') ? JSON.stringify({ level: stream === 'stderr' ? 'warn' : 'info', time: new Date().toISOString(), service, msg: line }) : formatChildLine(line, format, colour);
+  (stream === 'stdout' ? process.stdout : process.stderr).write(`${text}\n`);
 };
 
 let redis: LocalRedis | undefined;
@@ -268,7 +270,7 @@ try {
     if (others.length > 0) throw new Error(`a redis-server already uses ${redisDir} (pid ${others.join(', ')}): is another local stack running?`);
     const redisPort = await freePort();
     notStopping(); // each start spawns at once, before its first await: a stop begun later sees it
-    redis = await startRedisServer({ port: redisPort, persistIn: redisDir, relay });
+    redis = await startRedisServer({ port: redisPort, persistIn: redisDir, relay: relayFor('redis-server') });
     redisUrl = redis.url;
     say('Redis started', { redis: redisUrl, data: path.relative(projectRoot, redisDir) || redisDir });
   } else {
@@ -286,7 +288,7 @@ try {
     httpPort: ports.http,
     websocketPort: ports.websocket,
     lambdaPort: ports.lambda,
-    relay,
+    relay: relayFor('serverless-offline'),
     watch,
   });
   writeState();
@@ -298,7 +300,7 @@ try {
     hostId: process.env.HOST_ID ?? 'local',
     dataDir,
     wsManagementEndpoint: process.env.WS_MANAGEMENT_ENDPOINT ?? offline.managementEndpoint,
-    relay,
+    relay: relayFor('session-host'),
     watch,
   });
   writeState();

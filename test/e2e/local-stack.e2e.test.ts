@@ -122,6 +122,15 @@ function safeCmdline(pid: number): string {
   }
 }
 
+function isJsonObject(line: string): boolean {
+  try {
+    const value = JSON.parse(line) as unknown;
+    return value !== null && typeof value === 'object';
+  } catch {
+    return false;
+  }
+}
+
 function apiKey(run: Run): string {
   return readFileSync(path.join(run.localDir, 'dev-api-key'), 'utf8').trim();
 }
@@ -163,6 +172,10 @@ describe('npm start', () => {
       expect((await resetRun.exited).code).toBe(1);
       expect(resetRun.output()).toMatch(/the local stack is running/);
       expect(existsSync(path.join(run.localDir, 'redis'))).toBe(true);
+
+      // JSON mode: every line is one JSON object, whoever printed it.
+      const notJson = run.output().split('\n').filter((line) => line.trim() !== '' && !isJsonObject(line));
+      expect(notJson.slice(0, 5)).toEqual([]);
 
       const pids = pidsOf(run);
       expect(pids.length).toBeGreaterThanOrEqual(5); // npm, node (bootstrap), node (stack), redis-server, offline, host...
