@@ -6,10 +6,13 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ServiceError } from '../../contract/errors.js';
 import { redisKeys } from '../../contract/redis-keys.js';
+import { CommandBus } from '../../lib/command-bus.js';
 import type { Message } from '../../contract/api.js';
 import { eventually, sessionBecomes } from '../support/http-client.js';
 import { startTestStack, type TestStack } from '../support/local-stack.js';
+import { silentLogger } from '../support/redis.js';
 
 let stack: TestStack;
 let redis: Redis;
@@ -128,5 +131,37 @@ describe('placement', () => {
     for (const send of sends) expect([201, 503], send.text).toContain(send.status);
     expect(sends.some((send) => send.status === 201 || send.status === 503)).toBe(true);
     await sessionBecomes(stack.api, sessionId, 'connected', 30_000);
+  });
+
+  it('a host restarted under its old HOST_ID answers commands for a session another host took with 503, never 404', async () => {
+    const hostId = `host-returning-${Date.now()}`;
+    await stack.startHost(hostId);
+    let sessionId: string | undefined;
+    for (let attempt = 0; attempt < 30 && sessionId === undefined; attempt += 1) {
+      const candidate = `returning-${attempt}`;
+      expect((await stack.api.request('POST', '/api/sessions', { body: { sessionId: candidate } })).status).toBe(201);
+      if ((await redis.get(redisKeys(stack.keyPrefix).sessionOwner(candidate))) === hostId) sessionId = candidate;
+    }
+    if (sessionId === undefined) throw new Error('no session landed on the host under test');
+    const target = sessionId;
+    await stack.hosts.find((host) => host.name === `session-host:${hostId}`)?.kill();
+    await eventually('the session adopted elsewhere', async () => {
+      const owner = await redis.get(redisKeys(stack.keyPrefix).sessionOwner(target));
+      return owner !== null && owner !== hostId ? true : undefined;
+    }, 30_000);
+    // The same HOST_ID comes back (its lease lapsed); a command addressed to it, as a caller that read the old owner
+    // would send, finds the session gone elsewhere.
+    await stack.startHost(hostId);
+    const subscriber = new Redis(stack.redis.url);
+    const bus = new CommandBus({ redis, subscriber, keys: redisKeys(stack.keyPrefix), logger: silentLogger() });
+    try {
+      const answer = await bus.request({ hostId, sessionId: target }, { type: 'chats' }, 15_000).catch((error: unknown) => error);
+      // Either the session moved back to this host by rebalancing (then it answers), or it is elsewhere: 503.
+      if (answer instanceof ServiceError) expect(answer.code).toBe('SESSION_HOST_UNAVAILABLE');
+      else expect(answer).toMatchObject({ chats: expect.any(Array) });
+    } finally {
+      await bus.close();
+      subscriber.disconnect();
+    }
   });
 });
