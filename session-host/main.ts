@@ -57,13 +57,15 @@ async function main(): Promise<void> {
   const blockingRedis = connect('inbox', false);
   const subscriber = connect('replies', false);
 
-  hostLogger.info('waiting for Redis');
+  // Which Redis, without its credentials: the first thing an operator needs when it does not answer.
+  const redisTarget = { redis: config.redisUrl.replace(/\/\/[^/@]*@/, '//') };
+  hostLogger.info(redisTarget, 'waiting for Redis');
   for (;;) {
     try {
       await whenRedisReady(redis, 5_000);
       break;
     } catch {
-      hostLogger.warn('Redis is not reachable yet; still trying');
+      hostLogger.warn(redisTarget, 'Redis is not reachable yet; still trying');
     }
   }
 
