@@ -202,23 +202,18 @@ export function formatPairingCode(code: string): string {
   return `${plain.slice(0, 4)}-${plain.slice(4)}`;
 }
 
-export const messagesQuerySchema = z.strictObject({
-  limit: z
-    .string()
-    .regex(/^\d{1,3}$/, 'must be an integer from 1 to 500')
-    .transform(Number)
-    .pipe(z.number().int().min(1, 'must be at least 1').max(500, 'must be at most 500'))
-    .optional(),
-});
+/** A `limit` query parameter: an integer 1..500 in a query string (every listing route takes one). */
+export const limitQuerySchema = z
+  .string()
+  .regex(/^\d{1,3}$/, 'must be an integer from 1 to 500')
+  .transform(Number)
+  .pipe(z.number().int().min(1, 'must be at least 1').max(500, 'must be at most 500'));
+
+export const messagesQuerySchema = z.strictObject({ limit: limitQuerySchema.optional() });
 export const defaultMessagesLimit = 50;
 
 export const sessionsQuerySchema = z.strictObject({
-  limit: z
-    .string()
-    .regex(/^\d{1,3}$/, 'must be an integer from 1 to 500')
-    .transform(Number)
-    .pipe(z.number().int().min(1, 'must be at least 1').max(500, 'must be at most 500'))
-    .optional(),
+  limit: limitQuerySchema.optional(),
   cursor: z.string().max(200, 'must be a cursor this service gave').optional(),
 });
 export const defaultSessionsLimit = 100;
