@@ -32,12 +32,20 @@ export interface EngineAck {
   ack: Ack;
 }
 
-export interface EngineListener {
-  onStatus(update: EngineStatusUpdate): void;
+/**
+ * What an engine session reports, as one union: each kind maps onto one event of the contract
+ * (status → `connection_update`, message → `message`, ack → `message_ack`), so a new kind of event is one member
+ * here, and the session manager's exhaustive switch names what is not handled yet.
+ */
+export type EngineEvent =
+  | ({ type: 'status' } & EngineStatusUpdate)
   /** An incoming message (never the session's own sends), reported once. */
-  onMessage(message: Message): void;
+  | { type: 'message'; message: Message }
   /** The ack of a message this session sent moved on. */
-  onAck(ack: EngineAck): void;
+  | ({ type: 'ack' } & EngineAck);
+
+export interface EngineListener {
+  emit(event: EngineEvent): void;
   /**
    * Resolves once everything reported so far is stored (state saved, events in the log): an engine that takes
    * messages from a durable queue removes them only after this, so a host that dies meanwhile loses none.

@@ -13,6 +13,7 @@ import {
   type CallOptions,
   type Engine,
   type EngineSession,
+  type EngineEvent,
   type EngineStatusUpdate,
   type GetContactOptions,
   type ListMessagesOptions,
@@ -286,21 +287,7 @@ export class SessionManager {
     managed.engineSession = this.engine.openSession({
       sessionId: record.id,
       listener: {
-        onStatus: (update) => this.onEngineStatus(managed, update),
-        onMessage: (message) => {
-          if (!managed.active) return;
-          // Once per message id, whichever host reports it (WhatsApp announces some twice, and a host that took the
-          // session over may report again what the one before it had).
-          this.enqueueEvent(
-            managed,
-            { event: 'message', sessionId: record.id, timestamp: this.now().toISOString(), data: message },
-            `message:${message.id}`,
-          );
-        },
-        onAck: (ack) => {
-          if (!managed.active) return;
-          this.enqueueEvent(managed, { event: 'message_ack', sessionId: record.id, timestamp: this.now().toISOString(), data: ack });
-        },
+        emit: (event) => this.onEngineEvent(managed, event),
         flushed: () => managed.writes,
       },
     });
@@ -317,6 +304,35 @@ export class SessionManager {
         status: 'failed',
         lastError: { code: error instanceof ServiceError ? error.code : 'ENGINE_START_FAILED', message: errorMessage(error) },
       });
+    }
+  }
+
+  /** An engine event → session state and the contract's events (the switch is exhaustive over EngineEvent). */
+  private onEngineEvent(managed: ManagedSession, event: EngineEvent): void {
+    if (!managed.active) return;
+    const sessionId = managed.record.id;
+    const timestamp = this.now().toISOString();
+    switch (event.type) {
+      case 'status': {
+        const { type: _type, ...update } = event;
+        this.onEngineStatus(managed, update);
+        return;
+      }
+      case 'message':
+        // Once per message id, whichever host reports it (WhatsApp announces some twice, and a host that took the
+        // session over may report again what the one before it had).
+        this.enqueueEvent(managed, { event: 'message', sessionId, timestamp, data: event.message }, `message:${event.message.id}`);
+        return;
+      case 'ack': {
+        const { type: _type, ...ack } = event;
+        this.enqueueEvent(managed, { event: 'message_ack', sessionId, timestamp, data: ack });
+        return;
+      }
+      default: {
+        const unhandled: never = event;
+        // Only its kind: an event may carry a message text, which never goes to logs.
+        managed.logger.error({ eventType: (unhandled as { type?: unknown }).type }, 'an engine event this session host does not know');
+      }
     }
   }
 

@@ -60,7 +60,7 @@ class FakeEngine implements Engine {
       async start() {
         engine.log.push(`start ${sessionId}`);
         await Promise.resolve();
-        listener.onStatus({ status: 'connected', me: { id: '15550001111@c.us', pushName: 'Fake', lid: null } });
+        listener.emit({ type: 'status', status: 'connected', me: { id: '15550001111@c.us', pushName: 'Fake', lid: null } });
       },
       async stop() {
         engine.log.push(`stop ${sessionId}`);

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pino } from 'pino';
 import { waitFor as waitUntil } from '../../scripts/support/processes.js';
-import type { EngineAck, EngineListener, EngineStatusUpdate } from '../../session-host/engines/engine.js';
+import type { EngineAck, EngineEvent, EngineListener, EngineStatusUpdate } from '../../session-host/engines/engine.js';
 import type { Message } from '../../contract/api.js';
 
 export const testLogger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
@@ -31,14 +31,22 @@ export class RecordingListener implements EngineListener {
   readonly messages: Message[] = [];
   readonly acks: EngineAck[] = [];
 
-  onStatus(update: EngineStatusUpdate): void {
-    this.statuses.push(update);
-  }
-  onMessage(message: Message): void {
-    this.messages.push(message);
-  }
-  onAck(ack: EngineAck): void {
-    this.acks.push(ack);
+  emit(event: EngineEvent): void {
+    switch (event.type) {
+      case 'status': {
+        const { type: _type, ...update } = event;
+        this.statuses.push(update);
+        return;
+      }
+      case 'message':
+        this.messages.push(event.message);
+        return;
+      case 'ack': {
+        const { type: _type, ...ack } = event;
+        this.acks.push(ack);
+        return;
+      }
+    }
   }
 
   get last(): EngineStatusUpdate | undefined {

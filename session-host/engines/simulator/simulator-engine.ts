@@ -436,7 +436,7 @@ class SimulatedSession implements EngineSession, SimulatorControls {
     };
     this.rememberContact(chatId, wire.senderPushName, sender);
     this.store(chatId, message, { unread: true });
-    this.listener.onMessage({ ...message });
+    this.listener.emit({ type: 'message', message: { ...message } });
     this.after(this.options.readAfterMs, () => {
       const chat = this.chats.get(chatId);
       if (chat !== undefined) chat.unreadCount = 0;
@@ -462,7 +462,7 @@ class SimulatedSession implements EngineSession, SimulatorControls {
     };
     this.rememberContact(from, '', identityOf(from));
     this.store(from, message, { unread: true });
-    this.listener.onMessage({ ...message });
+    this.listener.emit({ type: 'message', message: { ...message } });
     return { ...message };
   }
 
@@ -476,7 +476,7 @@ class SimulatedSession implements EngineSession, SimulatorControls {
       if (message.chatId !== chatId || ackRank[ack] <= ackRank[message.ack]) return;
       message.ack = ack;
     }
-    this.listener.onAck({ messageId, chatId, ack });
+    this.listener.emit({ type: 'ack', messageId, chatId, ack });
   }
 
   async listChats(): Promise<Chat[]> {
@@ -554,8 +554,8 @@ class SimulatedSession implements EngineSession, SimulatorControls {
     this.me = { id: `${auth.phone}@c.us`, pushName: auth.pushName, lid: `${auth.lid}@lid` };
     const me = this.me;
     await this.options.network.publishAccount(this.sessionId, auth);
-    this.listener.onStatus({ status: 'authenticated' });
-    this.listener.onStatus({ status: 'connected', me });
+    this.listener.emit({ type: 'status', status: 'authenticated' });
+    this.listener.emit({ type: 'status', status: 'connected', me });
     // What arrived while no host ran this session (or while it waited for a scan) is delivered now.
     queueMicrotask(() => void this.drain());
   }
@@ -566,7 +566,7 @@ class SimulatedSession implements EngineSession, SimulatorControls {
 
   private showQr(): void {
     const code = `2@${randomBytes(24).toString('base64')},${randomBytes(16).toString('base64')},sim-${this.sessionId}`;
-    this.listener.onStatus({ status: 'qr', qr: code });
+    this.listener.emit({ type: 'status', status: 'qr', qr: code });
   }
 
   private requireConnected(): Me {

@@ -275,7 +275,7 @@ export class WebjsSession implements EngineSession {
     this.lastStatus = update.status;
     this.log.info({ status: update.status, lastError: update.lastError, loggedOut: update.loggedOut }, 'webjs session status');
     try {
-      this.listener.onStatus(update);
+      this.listener.emit({ type: 'status', ...update });
     } catch (error) {
       this.log.error({ err: error }, 'the status listener threw');
     }
@@ -357,7 +357,7 @@ export class WebjsSession implements EngineSession {
       return;
     }
     try {
-      this.listener.onMessage(toMessage(message, { me: this.me, known: this.identities.lookup }));
+      this.listener.emit({ type: 'message', message: toMessage(message, { me: this.me, known: this.identities.lookup }) });
     } catch (error) {
       this.log.error({ err: error }, 'the message listener threw');
     }
@@ -369,7 +369,7 @@ export class WebjsSession implements EngineSession {
     const messageId = messageIdOf(message);
     if (!this.inbound.ackMovesForward(messageId, ack)) return;
     try {
-      this.listener.onAck({ messageId, chatId: chatIdOf(message), ack });
+      this.listener.emit({ type: 'ack', messageId, chatId: chatIdOf(message), ack });
     } catch (error) {
       this.log.error({ err: error }, 'the ack listener threw');
     }
