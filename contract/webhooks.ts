@@ -34,7 +34,7 @@ export const webhookSchema = z.object({
   createdAt: z.string(),
   /** `failing` while the last attempt to some session's next event failed (it is being retried or went dead). */
   status: z.enum(webhookStatuses),
-});
+}).meta({ id: 'Webhook' });
 export type Webhook = z.infer<typeof webhookSchema>;
 
 /** `failed`: the last attempt failed and another is due at `nextAttemptAt`; `dead`: retried for the whole window. */
@@ -53,7 +53,7 @@ export const deliverySchema = z.object({
   lastError: z.string().nullable(),
   nextAttemptAt: z.string().nullable(),
   updatedAt: z.string(),
-});
+}).meta({ id: 'Delivery' });
 export type Delivery = z.infer<typeof deliverySchema>;
 
 export const maxWebhookUrlLength = 2_048;
