@@ -51,7 +51,6 @@ export const simulatedMailItemSchema = z.discriminatedUnion('kind', [
 export type SimulatedMailItem = z.infer<typeof simulatedMailItemSchema>;
 
 const sessionResult = z.object({ session: sessionSchema });
-const emptyResult = z.object({});
 
 /** One command of the protocol: the fields of its request (besides `type`) and what a successful reply carries. */
 function command<Request extends z.ZodRawShape, Result extends z.ZodType>(request: Request, result: Result) {

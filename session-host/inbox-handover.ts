@@ -7,7 +7,7 @@
  *
  * Several hosts may hand over the same inbox at once: RPOP gives each command to one of them.
  */
-import { commandEnvelopeSchema, type CommandReply } from '../contract/commands.js';
+import { commandEnvelopeSchema, type CommandEnvelope, type CommandReply } from '../contract/commands.js';
 import type { RedisKeys } from '../contract/redis-keys.js';
 import type { Logger } from '../lib/logger.js';
 import type { Redis } from '../lib/redis.js';
@@ -33,7 +33,7 @@ export async function handOverInbox(
   for (;;) {
     const raw = await redis.rpop(inbox);
     if (raw === null) break;
-    let envelope;
+    let envelope: CommandEnvelope;
     try {
       const parsed = commandEnvelopeSchema.safeParse(JSON.parse(raw));
       if (!parsed.success) {

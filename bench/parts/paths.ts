@@ -18,7 +18,7 @@ import { startProcess, waitFor, waitForOutput } from '../../scripts/support/proc
 import { whenOpen } from '../../scripts/support/websocket.js';
 import { inParallel, quietEnv, startBenchStack, type BenchStack } from '../support/bench-stack.js';
 import { cpuDuring, formatCpu, processTree } from '../support/proc.js';
-import { runPart, type PartContext, type PartReport, type Table, type TargetCheck } from '../support/report.js';
+import { runPart, type PartContext, type Table, type TargetCheck } from '../support/report.js';
 import { closedLoop, ms, openLoop, perSecond, ratio, sleep, summarize, type LoadResult, type Summary } from '../support/stats.js';
 
 const outsideNumber = '4915112345678';

@@ -4,6 +4,7 @@
  * frame names the action it answers and the session that action was about (contract/ws-frames.ts).
  */
 import { randomUUID } from 'node:crypto';
+import type { CommandResult } from '../../contract/commands.js';
 import { clientActionSchema, type ClientAction } from '../../contract/events.js';
 import { describeIssues, sessionIdSchema } from '../../contract/api.js';
 import { ServiceError } from '../../contract/errors.js';
@@ -93,7 +94,7 @@ async function run(
       if (entry.ownerHostId === null) {
         throw new ServiceError('SESSION_HOST_UNAVAILABLE', `No session host answers for session '${action.sessionId}' right now.`);
       }
-      let outcome;
+      let outcome: CommandResult<'ws.resume'>;
       try {
         outcome = await runtime.bus.request(
           { hostId: entry.ownerHostId, sessionId: action.sessionId },

@@ -26,12 +26,6 @@ let bobId = '';
 /** Alice's LID: WhatsApp shows her by it to people who did not have her number yet. */
 let aliceLid = '';
 
-async function session(id: string): Promise<Session> {
-  const response = await stack.api.request<{ session: Session }>('GET', `/api/sessions/${id}`);
-  expect(response.status).toBe(200);
-  return response.body.session;
-}
-
 function statusBecomes(id: string, status: Session['status']): Promise<Session> {
   return sessionBecomes(stack.api, id, status);
 }

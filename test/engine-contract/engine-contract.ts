@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { chatSchema, contactSchema, meSchema, messageSchema } from '../../contract/api.js';
 import type { EngineSession } from '../../session-host/engines/engine.js';
-import { RecordingListener } from '../webjs/helpers.js';
+import type { RecordingListener } from '../webjs/helpers.js';
 
 export interface EngineHarness {
   listener: RecordingListener;

@@ -107,7 +107,7 @@ describe('ws.resume off the command path', () => {
     for (let index = 0; index < 10; index += 1) expect(await bus.request(target, { type: 'chats' }, 5_000)).toEqual({ chats: [] });
     expect(served()).toBe(10);
     expect(slowPosts).toBe(1);
-    held.splice(0).forEach((release) => release());
+    releaseAll(held);
   });
 });
 
@@ -154,3 +154,8 @@ describe('command worker health', () => {
     }
   });
 });
+
+/** Lets every held post or replay step go on. */
+function releaseAll(held: Array<() => void>): void {
+  for (const release of held.splice(0)) release();
+}

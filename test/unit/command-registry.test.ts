@@ -9,8 +9,8 @@ import { commands, commandResultSchemas, commandSchema, type CommandResult, type
 import { commandHandlers, type CommandHandlers } from '../../session-host/command-handlers.js';
 import type { SessionManager } from '../../session-host/sessions/session-manager.js';
 
-/** Never called: only compiled. */
-export function compileFailFixtures(complete: CommandHandlers): CommandHandlers[] {
+/** Never called: only compiled (its name starts with `_` for that reason). */
+function _compileFailFixtures(complete: CommandHandlers): CommandHandlers[] {
   const { send: _withoutSend, ...missingSend } = complete;
   // @ts-expect-error — a handler map without the `send` handler is not a CommandHandlers.
   const incomplete: CommandHandlers = missingSend;

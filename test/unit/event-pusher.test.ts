@@ -249,7 +249,7 @@ describe('event pusher: replays end with their connection', () => {
     expect(c1Posts).toBe(1);
     // Let the slow replay finish.
     slow = false;
-    gate.splice(0).forEach((release) => release());
+    releaseAll(gate);
     await expect(replay).resolves.toEqual({ replayed: 5_000, expired: false });
     await pusher.stop(1_000);
   });
@@ -264,7 +264,7 @@ describe('event pusher: replays end with their connection', () => {
     const queued = pusher.resume('c1', 's', '1000-50');
     await until('the replay to start', () => gate.length === 1);
     const stopping = pusher.stop(50);
-    const drain = setInterval(() => gate.splice(0).forEach((release) => release()), 5);
+    const drain = setInterval(() => releaseAll(gate), 5);
     await stopping;
     await expect(queued).rejects.toMatchObject({ code: 'SESSION_HOST_UNAVAILABLE' });
     await expect(running).rejects.toMatchObject({ code: 'SESSION_HOST_UNAVAILABLE' });
@@ -272,3 +272,8 @@ describe('event pusher: replays end with their connection', () => {
     clearInterval(drain);
   });
 });
+
+/** Lets every held post or replay step go on. */
+function releaseAll(held: Array<() => void>): void {
+  for (const release of held.splice(0)) release();
+}

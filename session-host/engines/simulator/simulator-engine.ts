@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
-import { ContactNotFoundError, RecipientNotOnWhatsAppError, ServiceError, ValidationError } from '../../../contract/errors.js';
+import { RecipientNotOnWhatsAppError, ServiceError, ValidationError } from '../../../contract/errors.js';
 import type { Ack, Chat, Contact, Identity, Me, Message } from '../../../contract/api.js';
 import { describeIssues, formatPairingCode, identityOf, isLid, numberOfChatId } from '../../../contract/api.js';
 import type { SimulatedMailItem, SimulatedWireMessage } from '../../../contract/commands.js';

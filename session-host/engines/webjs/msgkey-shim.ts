@@ -37,7 +37,7 @@ export function patchMsgKeyClass(MsgKey: unknown, createWid: (id: string) => unk
     return { patched: false, reason: 'WAWebMsgKey is not loaded' };
   }
   const proto = MsgKey.prototype as Record<string, unknown>;
-  if (Object.prototype.hasOwnProperty.call(proto, MARK)) {
+  if (Object.hasOwn(proto, MARK)) {
     return { patched: true, alias: String(proto[MARK]), reason: 'already installed' };
   }
   const remote = createWid('15550000000@c.us') as { _serialized?: unknown } | null;
@@ -64,7 +64,7 @@ export function patchMsgKeyClass(MsgKey: unknown, createWid: (id: string) => unk
     return {
       patched: false,
       alias: '_serialized',
-      reason: Object.prototype.hasOwnProperty.call(key, '_serialized')
+      reason: Object.hasOwn(key, '_serialized')
         ? 'message keys have _serialized (nothing to do)'
         : '_serialized already resolves on the prototype (fixed elsewhere)',
     };

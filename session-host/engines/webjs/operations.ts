@@ -66,7 +66,7 @@ export class WebjsOperations {
       if (win.require('WAWebCollections').Chat.get(wid)) return { kind: 'chat' as const, id };
       if (wid.server !== 'c.us' && wid.server !== 'lid') return { kind: 'no-chat' as const };
       const result = await win.require('WAWebQueryExistsJob').queryWidExists(wid);
-      if (!result || !result.wid) return { kind: 'not-on-whatsapp' as const };
+      if (!result?.wid) return { kind: 'not-on-whatsapp' as const };
       const resolved = result.wid._serialized;
       return { kind: 'registered' as const, id: typeof resolved === 'string' ? resolved : id };
     }, chatId);

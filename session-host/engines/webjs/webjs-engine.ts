@@ -249,7 +249,7 @@ export class WebjsSession implements EngineSession {
   async logout(): Promise<void> {
     const launch = this.supervisor.launch;
     const client = launch?.client;
-    const loggedIn = launch !== null && launch.ready && this.lastStatus === 'connected';
+    const loggedIn = launch?.ready && this.lastStatus === 'connected';
     // The library reports its own logout as a `disconnected` LOGOUT: that must not start a new login.
     this.supervisor.quiesce();
     if (loggedIn && client) {
@@ -380,7 +380,7 @@ export class WebjsSession implements EngineSession {
 
   private connectedClient(): WAWebJS.Client {
     const launch = this.supervisor.launch;
-    if (!launch || !launch.ready || !launch.client || this.lastStatus !== 'connected' || !launch.isCurrent()) {
+    if (!launch?.ready || !launch.client || this.lastStatus !== 'connected' || !launch.isCurrent()) {
       throw new SessionNotConnectedError(this.sessionId, this.lastStatus ?? 'starting');
     }
     return launch.client;
