@@ -1,5 +1,6 @@
-// `npm test`: prepares the machine (scripts/bootstrap.mjs), type-checks, runs every vitest test, and ends with one
-// plain line `N passed, N failed` (the type check counts as one test). Arguments go to vitest (a file, -t NAME).
+// `npm test`: prepares the machine (scripts/bootstrap.mjs), type-checks, lints, runs every vitest test, and ends with
+// one plain line `N passed, N failed` (the type check and the lint count as one test each). Arguments go to vitest
+// (a file, -t NAME).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -14,6 +15,10 @@ process.stdout.write('\n> type check (tsc --noEmit)\n');
 const typecheck = spawnSync(bin('tsc'), ['--noEmit', '-p', '.'], { cwd: projectRoot, stdio: 'inherit', env });
 const typecheckPassed = typecheck.status === 0;
 
+process.stdout.write('\n> lint (biome lint)\n');
+const lint = spawnSync(bin('biome'), ['lint', '--error-on-warnings', '.'], { cwd: projectRoot, stdio: 'inherit', env });
+const lintPassed = lint.status === 0;
+
 const reportDir = path.join(projectRoot, '.local');
 mkdirSync(reportDir, { recursive: true });
 const reportFile = path.join(reportDir, 'vitest-report.json');
@@ -25,8 +30,8 @@ const vitest = spawnSync(
   { cwd: projectRoot, stdio: 'inherit', env },
 );
 
-let passed = typecheckPassed ? 1 : 0;
-let failed = typecheckPassed ? 0 : 1;
+let passed = (typecheckPassed ? 1 : 0) + (lintPassed ? 1 : 0);
+let failed = (typecheckPassed ? 0 : 1) + (lintPassed ? 0 : 1);
 let skipped = 0;
 try {
   const report = JSON.parse(readFileSync(reportFile, 'utf8'));
