@@ -20,7 +20,7 @@ import { retryWithBackoff } from '../../lib/backoff.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Redis } from '../../lib/redis.js';
 import type { RedisKeys } from '../../contract/redis-keys.js';
-import { webhookChangeSchema, type StoredDelivery, type StoredWebhook, type WebhookStore } from '../../lib/webhook-store.js';
+import { webhookChangeSchema, type StoredDelivery, type StoredWebhook, type WebhookChange, type WebhookStore } from '../../lib/webhook-store.js';
 import type { EventLog } from '../events/event-log.js';
 import { frameOf } from '../events/event-pusher.js';
 import { Limiter } from './limiter.js';
@@ -138,7 +138,7 @@ export class WebhookDispatcher {
   }
 
   private onChange(message: string): void {
-    let change;
+    let change: WebhookChange;
     try {
       change = webhookChangeSchema.parse(JSON.parse(message));
     } catch {

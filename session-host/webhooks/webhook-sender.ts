@@ -6,7 +6,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
-import { pinnedLookup, UrlRefusedError, vetUrl, type UrlGuardOptions } from '../../lib/url-guard.js';
+import { pinnedLookup, UrlRefusedError, vetUrl, type UrlGuardOptions, type VettedUrl } from '../../lib/url-guard.js';
 
 export interface WebhookPost {
   url: string;
@@ -44,7 +44,7 @@ const errorBodyBytes = 200;
 const maxRetryAfterMs = 60 * 60_000;
 
 export async function postWebhook(post: WebhookPost, guard: UrlGuardOptions): Promise<PostResult> {
-  let vetted;
+  let vetted: VettedUrl;
   try {
     vetted = await vetUrl(post.url, guard);
   } catch (error) {
