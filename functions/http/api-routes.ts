@@ -222,6 +222,37 @@ export const apiRoutes = {
     responses: { 200: { description: 'CSS.', content: { 'text/css': { schema: { type: 'string' } } } }, ...publicErrors({}) },
   }),
 
+  dashboardRoot: createRoute({
+    operationId: 'dashboardRoot',
+    method: 'get',
+    path: '/',
+    tags: ['Dashboard'],
+    summary: 'The dashboard (the same page as `/dashboard`)',
+    description:
+      'Sessions with their live status, create, delete, restart, the QR to scan and the pairing-code form, a test send, and the live event stream of the WebSocket API. The page needs no key: it asks for one and keeps it in the tab\'s session storage.',
+    security: noKey,
+    responses: { 200: { description: 'The HTML page.', content: { 'text/html': { schema: { type: 'string' } } } }, ...publicErrors({}) },
+  }),
+  dashboardPage: createRoute({
+    operationId: 'dashboardPage',
+    method: 'get',
+    path: '/dashboard',
+    tags: ['Dashboard'],
+    summary: 'The dashboard',
+    description: 'The same page as `/`.',
+    security: noKey,
+    responses: { 200: { description: 'The HTML page.', content: { 'text/html': { schema: { type: 'string' } } } }, ...publicErrors({}) },
+  }),
+  dashboardScript: createRoute({
+    operationId: 'dashboardScript',
+    method: 'get',
+    path: '/dashboard/app.js',
+    tags: ['Dashboard'],
+    summary: "The dashboard's script",
+    security: noKey,
+    responses: { 200: { description: 'JavaScript (an ES module).', content: { 'text/javascript': { schema: { type: 'string' } } } }, ...publicErrors({}) },
+  }),
+
   listSessions: createRoute({
     operationId: 'listSessions',
     method: 'get',

@@ -5,11 +5,13 @@
  * (400/413/415), then the session's state (404/409), then the session host (503/504).
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { ServiceError } from '../../contract/errors.js';
 import packageJson from '../../package.json' with { type: 'json' };
 import type { ApiEnv } from './api-env.js';
 import { apiRoutes } from './api-routes.js';
 import type { ApiDependencies } from './dependencies.js';
+import { dashboardPageHtml, dashboardScript, webSocketUrlFor } from './dashboard/dashboard-page.js';
 import { docsPageHtml, swaggerUiScript, swaggerUiStyle } from './docs/docs-page.js';
 import { apiKeyCheck, errorResponse, requestContext } from './middleware.js';
 import { buildOpenApiDocument, type OpenApiDocument } from './openapi.js';
@@ -44,6 +46,14 @@ export function createApp(deps: ApiDependencies) {
   );
   app.openapi(apiRoutes.docsStyle, (c) =>
     c.body(swaggerUiStyle(), 200, { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'public, max-age=3600' }),
+  );
+  // The dashboard: the page names the WebSocket API's URL (WS_PUBLIC_URL, or derived: dashboard-page.ts).
+  const dashboard = (c: Context<ApiEnv>) =>
+    c.html(dashboardPageHtml(webSocketUrlFor({ host: c.req.header('host'), secure: c.req.header('x-forwarded-proto') === 'https' })), 200, { 'cache-control': 'no-store', 'x-frame-options': 'DENY', 'referrer-policy': 'no-referrer' });
+  app.openapi(apiRoutes.dashboardRoot, dashboard);
+  app.openapi(apiRoutes.dashboardPage, dashboard);
+  app.openapi(apiRoutes.dashboardScript, (c) =>
+    c.body(dashboardScript, 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' }),
   );
 
   // Everything past here needs Redis: answer 503 quickly when it is away instead of hanging. Then read the JSON body

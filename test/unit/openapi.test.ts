@@ -193,7 +193,16 @@ describe('keys', () => {
     const doc = await appWith().document();
     const open = documentedOperations(doc).filter(([method, path]) => doc.paths[path]?.[method.toLowerCase()]?.security?.length === 0);
     expect(open.map(([method, path]) => `${method} ${path}`).sort()).toEqual(
-      ['GET /api/docs', 'GET /api/docs/swagger-ui-bundle.js', 'GET /api/docs/swagger-ui.css', 'GET /api/health', 'GET /api/openapi.json'],
+      [
+        'GET /',
+        'GET /api/docs',
+        'GET /api/docs/swagger-ui-bundle.js',
+        'GET /api/docs/swagger-ui.css',
+        'GET /api/health',
+        'GET /api/openapi.json',
+        'GET /dashboard',
+        'GET /dashboard/app.js',
+      ],
     );
   });
 });
