@@ -41,7 +41,7 @@ export function readFunctionsConfig(env: Record<string, string | undefined> = pr
     idempotencyTtlSeconds: read.integer('IDEMPOTENCY_TTL_SECONDS', 24 * 3_600, { min: 60, max: 7 * 24 * 3_600 }),
   };
   if (config.apiKeysParameter !== undefined) {
-    if (!/^\/[A-Za-z0-9_.\/-]{1,1010}$/.test(config.apiKeysParameter)) {
+    if (!/^\/[A-Za-z0-9_./-]{1,1010}$/.test(config.apiKeysParameter)) {
       read.problem('API_KEYS_PARAMETER: expected an SSM parameter name starting with "/"');
     }
     // One source of keys, so that nobody wonders which one wins.

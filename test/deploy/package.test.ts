@@ -18,9 +18,15 @@ import { useRedisServer } from '../support/redis.js';
 
 /** Put into the packaging shell: it must appear nowhere in what is packaged. */
 const shellKey = 'canary-shell-key-5f0c1d';
+/** CloudFormation's own placeholders, as the template must hold them. */
+// biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string, not a JS template
+const managementSub = 'https://${WebsocketsApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/prod';
+// biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string, not a JS template
+const websocketsApiSub = '${WebsocketsApi}/prod/';
 /** What the stand-in SSM holds. */
 const ssmKeys = ['ssm-key-one-91a7', 'ssm-key-two-3b52'];
 
+// biome-ignore lint/suspicious/noExplicitAny: CloudFormation JSON, read loosely
 type Json = Record<string, any>;
 
 const cfnLint = spawnSync('cfn-lint', ['--version'], { encoding: 'utf8' });
@@ -140,7 +146,7 @@ describe('deployed stage, packaged offline', () => {
     const environment = Object.fromEntries((container.Environment as Json[]).map((entry) => [entry.Name, entry.Value]));
     expect(container.StopTimeout * 1000).toBeGreaterThan(Number(environment.SHUTDOWN_TIMEOUT_MS));
     expect(environment.REDIS_URL['Fn::Sub']).toMatch(/^rediss:\/\/\$\{RedisReplicationGroup\.PrimaryEndPoint\.Address\}/);
-    expect(environment.WS_MANAGEMENT_ENDPOINT['Fn::Sub']).toBe('https://${WebsocketsApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/prod');
+    expect(environment.WS_MANAGEMENT_ENDPOINT['Fn::Sub']).toBe(managementSub);
     expect(taskDefinition.Volumes[0].EFSVolumeConfiguration.AuthorizationConfig.AccessPointId).toEqual({ Ref: 'SessionsAccessPoint' });
 
     // The hosts may post to this stack's WebSocket API only.
@@ -159,7 +165,7 @@ describe('deployed stage, packaged offline', () => {
     const decrypt = lambdaStatements.find((statement) => actions(statement).includes('kms:Decrypt'))!;
     expect(JSON.stringify(decrypt.Condition)).toContain('kms:ViaService');
     const lambdaManage = lambdaStatements.find((statement) => actions(statement).includes('execute-api:ManageConnections'))!;
-    expect(JSON.stringify(lambdaManage.Resource)).toContain('${WebsocketsApi}/prod/');
+    expect(JSON.stringify(lambdaManage.Resource)).toContain(websocketsApiSub);
   });
 
   it('puts every function in the VPC, with endpoints from the stack and no keys', () => {
@@ -174,7 +180,7 @@ describe('deployed stage, packaged offline', () => {
       expect(variables.API_KEYS, name).toBeUndefined();
       expect(variables.API_KEYS_PARAMETER).toBe('/whatsapp-service/prod/api-keys');
       expect(variables.REDIS_URL['Fn::Sub']).toMatch(/^rediss:\/\//);
-      expect(variables.WS_MANAGEMENT_ENDPOINT['Fn::Sub']).toBe('https://${WebsocketsApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/prod');
+      expect(variables.WS_MANAGEMENT_ENDPOINT['Fn::Sub']).toBe(managementSub);
       expect(JSON.stringify(variables)).not.toMatch(/127\.0\.0\.1|localhost/);
     }
   });
