@@ -13,45 +13,11 @@ import { RedisScript } from './redis-scripts.js';
 /** API Gateway closes every WebSocket connection after two hours. */
 export const connectionTtlSeconds = 2 * 60 * 60;
 
-/**
- * ws-subscribe-3: adds a subscription to a registered connection and takes it out of the unfiltered set.
- *   KEYS[1] connection hash   KEYS[2] unfiltered set   KEYS[3] the session's subscribers set
- *   ARGV[1] connection id   ARGV[2] session id   ARGV[3] "keep-unfiltered": leave an unfiltered connection as it is
- *   → 1 done, 0 no such connection
- */
-const subscribeScript = new RedisScript(
-  'ws-subscribe-3',
-  3,
-  `
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-if ARGV[3] == 'keep-unfiltered' and redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return 1 end
-redis.call('HSET', KEYS[1], 's:' .. ARGV[2], '1')
-redis.call('SREM', KEYS[2], ARGV[1])
-redis.call('SADD', KEYS[3], ARGV[1])
-return 1
-`,
-);
+/** ws-subscribe-3: adds a subscription to a registered connection and takes it out of the unfiltered set. (lib/lua/ws-subscribe-3.lua) */
+const subscribeScript = new RedisScript('ws-subscribe-3');
 
-/**
- * ws-unsubscribe-3: removes a subscription; a connection left with none receives every session's events again.
- *   KEYS[1] connection hash   KEYS[2] unfiltered set   KEYS[3] the session's subscribers set
- *   ARGV[1] connection id   ARGV[2] session id
- *   → 1 done, 0 no such connection
- */
-const unsubscribeScript = new RedisScript(
-  'ws-unsubscribe-3',
-  3,
-  `
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HDEL', KEYS[1], 's:' .. ARGV[2])
-redis.call('SREM', KEYS[3], ARGV[1])
-for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
-  if string.sub(field, 1, 2) == 's:' then return 1 end
-end
-redis.call('SADD', KEYS[2], ARGV[1])
-return 1
-`,
-);
+/** ws-unsubscribe-3: removes a subscription; a connection left with none receives every session's events again. (lib/lua/ws-unsubscribe-3.lua) */
+const unsubscribeScript = new RedisScript('ws-unsubscribe-3');
 
 export class ConnectionRegistry {
   constructor(

@@ -11,6 +11,7 @@ import { simulatedMailItemSchema, type SimulatedMailItem } from '../../../contra
 import type { RedisKeys } from '../../../contract/redis-keys.js';
 import type { CommandBus } from '../../../lib/command-bus.js';
 import type { Redis } from '../../../lib/redis.js';
+import { mailboxDoneScript, releaseIfOwnerScript } from '../../../lib/redis-scripts.js';
 import type { SessionDirectory } from '../../../lib/session-directory.js';
 
 /** A simulated WhatsApp account: its phone digits, its LID digits and its name. */
@@ -53,19 +54,10 @@ export interface SimulatedNetwork {
 /** How long a delivered item's key is remembered: longer than any host takes to come back. */
 const deliveredTtlSeconds = 24 * 3_600;
 
-/**
- * mailbox-done-2: drops delivered items from the head of a mailbox; once empty, the session leaves the pending set.
- *   KEYS[1] the mailbox list   KEYS[2] the pending set   ARGV[1] how many items   ARGV[2] the session id
- */
-const mailboxDoneLua = `
-redis.call('LTRIM', KEYS[1], tonumber(ARGV[1]), -1)
-if redis.call('LLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[2]) end
-return 1`;
 
 /** How long a nudge may wait in a host's inbox before it is dropped unrun (the sweep covers a dropped one). */
 const nudgeTtlMs = 10_000;
 
-const releasePhoneLua = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 export class RedisSimulatedNetwork implements SimulatedNetwork {
   constructor(
@@ -82,7 +74,7 @@ export class RedisSimulatedNetwork implements SimulatedNetwork {
   }
 
   async releasePhone(phone: string, sessionId: string): Promise<void> {
-    await this.redis.eval(releasePhoneLua, 1, this.keys.simulatorPhone(phone), sessionId);
+    await releaseIfOwnerScript.run(this.redis, [this.keys.simulatorPhone(phone)], [sessionId]);
   }
 
   async sessionOfPhone(phone: string): Promise<string | null> {
@@ -94,7 +86,7 @@ export class RedisSimulatedNetwork implements SimulatedNetwork {
     if (account === null) {
       const raw = await this.redis.get(key);
       const previous = raw === null ? null : parseAccount(raw);
-      if (previous !== null) await this.redis.eval(releasePhoneLua, 1, this.keys.simulatorLid(previous.lid), sessionId);
+      if (previous !== null) await releaseIfOwnerScript.run(this.redis, [this.keys.simulatorLid(previous.lid)], [sessionId]);
       await this.redis.del(key);
       return;
     }
@@ -144,7 +136,7 @@ export class RedisSimulatedNetwork implements SimulatedNetwork {
   async done(sessionId: string, count: number, deliveredKeys: string[]): Promise<void> {
     const pipeline = this.redis.multi();
     for (const itemKey of deliveredKeys) pipeline.set(this.keys.simulatorDelivered(sessionId, itemKey), '1', 'EX', deliveredTtlSeconds);
-    pipeline.eval(mailboxDoneLua, 2, this.keys.simulatorMailbox(sessionId), this.keys.simulatorPending, count, sessionId);
+    pipeline.eval(mailboxDoneScript.lua, 2, this.keys.simulatorMailbox(sessionId), this.keys.simulatorPending, count, sessionId);
     await pipeline.exec();
   }
 
