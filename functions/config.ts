@@ -21,6 +21,8 @@ export interface FunctionsConfig {
   /** Sends allowed per session per window (0 = no limit), and the window. */
   sendRateLimit: { max: number; windowMs: number };
   idempotencyTtlSeconds: number;
+  /** Webhook URLs may be http:// and private addresses (local stacks and tests only). */
+  webhookAllowPrivate: boolean;
 }
 
 export function readFunctionsConfig(env: Record<string, string | undefined> = process.env): FunctionsConfig {
@@ -39,6 +41,7 @@ export function readFunctionsConfig(env: Record<string, string | undefined> = pr
       windowMs: read.integer('SEND_RATE_WINDOW_MS', 60_000, { min: 1_000, max: 3_600_000 }),
     },
     idempotencyTtlSeconds: read.integer('IDEMPOTENCY_TTL_SECONDS', 24 * 3_600, { min: 60, max: 7 * 24 * 3_600 }),
+    webhookAllowPrivate: read.oneOf('WEBHOOK_ALLOW_PRIVATE', ['true', 'false'], 'false') === 'true',
   };
   if (config.apiKeysParameter !== undefined) {
     if (!/^\/[A-Za-z0-9_./-]{1,1010}$/.test(config.apiKeysParameter)) {

@@ -8,6 +8,7 @@ import { createConnectionPoster, type ConnectionPoster } from '../lib/connection
 import { createLogger, type Logger } from '../lib/logger.js';
 import { createRedis, whenRedisReady, type Redis } from '../lib/redis.js';
 import { SessionDirectory } from '../lib/session-directory.js';
+import { WebhookStore } from '../lib/webhook-store.js';
 import { ConnectionRegistry } from '../lib/ws-connections.js';
 import {
   readApiKeyDigestsFromSsm,
@@ -170,6 +171,7 @@ function buildRuntime({ config, logger, ssmKeys }: ColdStart): FunctionsRuntime 
     bus,
     idempotency: new RedisIdempotencyStore(redis, keys, config.idempotencyTtlSeconds),
     sendRateLimiter: new RedisSendRateLimiter(redis, keys, config.sendRateLimit),
+    webhooks: new WebhookStore(redis, keys, { allowPrivate: config.webhookAllowPrivate }),
   };
   return {
     config,

@@ -26,6 +26,17 @@ import {
 } from '../../contract/api.js';
 import { httpStatusOf, type ErrorBody, type ErrorCode } from '../../contract/errors.js';
 import { simulatorControls } from '../../contract/simulator.js';
+import {
+  createdWebhookResponseSchema,
+  createWebhookBodySchema,
+  deliveriesQuerySchema,
+  deliveriesResponseSchema,
+  replayResponseSchema,
+  replayWebhookBodySchema,
+  webhookIdSchema,
+  webhookResponseSchema,
+  webhooksResponseSchema,
+} from '../../contract/webhooks.js';
 import { idempotencyKeyPattern } from './idempotency.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -51,6 +62,7 @@ const idempotencyHeaders = z.object({
 });
 
 const sessionEnvelope = z.object({ session: sessionSchema });
+const webhookParams = z.object({ webhookId: webhookIdSchema.meta({ description: 'The webhook: `wh_…` as created.', example: 'wh_3f9a1c2b7d4e' }) });
 
 function json<S extends z.ZodType>(description: string, schema: S) {
   return { description, content: { 'application/json': { schema } } };
@@ -498,6 +510,66 @@ export const apiRoutes = {
     responses: {
       202: json('Delivered to the session (it also comes as a `message` event).', simulatorControls.incoming.result),
       ...errors({ ...bodyErrors, 404: ['SESSION_NOT_FOUND'], 409: ['SESSION_NOT_CONNECTED'], ...hostErrors }),
+    },
+  }),
+
+  createWebhook: createRoute({
+    operationId: 'createWebhook',
+    method: 'post',
+    path: '/api/webhooks',
+    tags: ['Webhooks'],
+    summary: 'Register an HTTP endpoint for events: at least once, signed (Standard Webhooks), retried, replayable',
+    request: { body: jsonBody(createWebhookBodySchema, true) },
+    responses: {
+      201: json('The webhook, and its signing secret (shown this once).', createdWebhookResponseSchema),
+      ...errors(bodyErrors),
+    },
+  }),
+  listWebhooks: createRoute({
+    operationId: 'listWebhooks',
+    method: 'get',
+    path: '/api/webhooks',
+    tags: ['Webhooks'],
+    summary: 'Every webhook (never a secret)',
+    responses: { 200: json('The webhooks.', webhooksResponseSchema), ...errors({}) },
+  }),
+  getWebhook: createRoute({
+    operationId: 'getWebhook',
+    method: 'get',
+    path: '/api/webhooks/{webhookId}',
+    tags: ['Webhooks'],
+    summary: 'One webhook',
+    request: { params: webhookParams },
+    responses: { 200: json('The webhook.', webhookResponseSchema), ...errors({ 400: ['VALIDATION_FAILED'], 404: ['NOT_FOUND'] }) },
+  }),
+  deleteWebhook: createRoute({
+    operationId: 'deleteWebhook',
+    method: 'delete',
+    path: '/api/webhooks/{webhookId}',
+    tags: ['Webhooks'],
+    summary: 'Stop and forget a webhook (deliveries stop at once)',
+    request: { params: webhookParams, body: jsonBody(emptyBodySchema, false) },
+    responses: { 200: json('The webhook as it was.', webhookResponseSchema), ...errors({ ...bodyErrors, 404: ['NOT_FOUND'] }) },
+  }),
+  listWebhookDeliveries: createRoute({
+    operationId: 'listWebhookDeliveries',
+    method: 'get',
+    path: '/api/webhooks/{webhookId}/deliveries',
+    tags: ['Webhooks'],
+    summary: 'The latest deliveries of a webhook, newest first, optionally of one status',
+    request: { params: webhookParams, query: deliveriesQuerySchema },
+    responses: { 200: json('The deliveries.', deliveriesResponseSchema), ...errors({ 400: ['VALIDATION_FAILED'], 404: ['NOT_FOUND'] }) },
+  }),
+  replayWebhook: createRoute({
+    operationId: 'replayWebhook',
+    method: 'post',
+    path: '/api/webhooks/{webhookId}/replay',
+    tags: ['Webhooks'],
+    summary: 'Deliver again every event of a session after an event id, as far as the log still keeps them',
+    request: { params: webhookParams, body: jsonBody(replayWebhookBodySchema, true) },
+    responses: {
+      202: json('How many events were queued for delivery.', replayResponseSchema),
+      ...errors({ ...bodyErrors, 404: ['NOT_FOUND', 'SESSION_NOT_FOUND'] }),
     },
   }),
 };

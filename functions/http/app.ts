@@ -18,6 +18,7 @@ import { buildOpenApiDocument, type OpenApiDocument } from './openapi.js';
 import { routeTableOf, type RouteTable } from './route-table.js';
 import { messageRoutes } from './routes/messages.js';
 import { sessionRoutes } from './routes/sessions.js';
+import { webhookRoutes } from './routes/webhooks.js';
 import { simulatorRoutes } from './routes/simulator.js';
 import { normaliseJsonBody, validationHook } from './validation.js';
 
@@ -68,6 +69,7 @@ export function createApp(deps: ApiDependencies) {
 
   app.route('/', sessionRoutes(deps));
   app.route('/', messageRoutes(deps));
+  app.route('/', webhookRoutes(deps));
   if (deps.config.engine === 'simulator') app.route('/', simulatorRoutes(deps));
 
   table = routeTableOf(app);

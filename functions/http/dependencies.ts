@@ -2,6 +2,7 @@
 import type { CommandBus } from '../../lib/command-bus.js';
 import type { Logger } from '../../lib/logger.js';
 import type { SessionDirectory, SessionEntry } from '../../lib/session-directory.js';
+import type { WebhookStore } from '../../lib/webhook-store.js';
 import { ServiceError, SessionNotFoundError } from '../../contract/errors.js';
 import { publicSession } from '../../contract/commands.js';
 import type { Session } from '../../contract/api.js';
@@ -20,6 +21,7 @@ export interface ApiDependencies {
   bus: Pick<CommandBus, 'request'>;
   idempotency: IdempotencyStore;
   sendRateLimiter: SendRateLimiter;
+  webhooks: Pick<WebhookStore, 'create' | 'list' | 'get' | 'delete' | 'deliveries' | 'replay'>;
 }
 
 /** The session and the live host that owns it, or the contract's error. */

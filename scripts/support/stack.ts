@@ -47,6 +47,8 @@ export async function startSessionHost(options: SessionHostOptions): Promise<Man
       DATA_DIR: options.dataDir,
       WS_MANAGEMENT_ENDPOINT: options.wsManagementEndpoint,
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      // The local stack's webhook receivers run on this machine (never on deployed stages).
+      WEBHOOK_ALLOW_PRIVATE: 'true',
       ...options.env,
     },
     inheritOutput: options.inheritOutput ?? false,

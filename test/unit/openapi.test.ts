@@ -14,6 +14,7 @@ import { installedSwaggerUi } from '../../functions/http/docs/swagger-ui-assets.
 import * as generated from '../../functions/http/docs/swagger-ui-assets.generated.js';
 import type { SessionEntry } from '../../lib/session-directory.js';
 import { silentLogger } from '../support/redis.js';
+import { unusedWebhooks } from '../support/fake-webhooks.js';
 
 const key = 'unit-key';
 const now = new Date().toISOString();
@@ -52,6 +53,7 @@ function appWith(engine: 'simulator' | 'webjs' = 'simulator') {
     },
     idempotency: { run: async (_scope, _key, _request, action) => action() },
     sendRateLimiter: { take: async () => undefined },
+    webhooks: unusedWebhooks,
   };
   const app = createApp(deps);
   const call = (method: string, path: string, init: { body?: string; headers?: Record<string, string>; apiKey?: string | null } = {}) =>
@@ -296,6 +298,7 @@ function appWithBus(requests: unknown[]) {
     },
     idempotency: { run: async (_scope, _key, _request, action) => action() },
     sendRateLimiter: { take: async () => undefined },
+    webhooks: unusedWebhooks,
   });
   return { call: (method: string, path: string) => app.request(path, { method, headers: { 'x-api-key': key } }) };
 }

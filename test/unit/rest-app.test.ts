@@ -10,6 +10,7 @@ import { createApp } from '../../functions/http/app.js';
 import type { ApiDependencies } from '../../functions/http/dependencies.js';
 import type { SessionEntry } from '../../lib/session-directory.js';
 import { silentLogger } from '../support/redis.js';
+import { unusedWebhooks } from '../support/fake-webhooks.js';
 
 const key = 'unit-key';
 const now = new Date().toISOString();
@@ -38,6 +39,7 @@ function appWith(overrides: Partial<ApiDependencies> = {}, sessions: Record<stri
     },
     idempotency: { run: async (_scope, _key, _request, action) => action() },
     sendRateLimiter: { take: async () => undefined },
+    webhooks: unusedWebhooks,
     ...overrides,
   };
   const app = createApp(deps);

@@ -6,6 +6,7 @@ import { createApp } from '../../functions/http/app.js';
 import type { ApiClient, ApiResponse } from '../support/http-client.js';
 import { silentLogger } from '../support/redis.js';
 import { typedApi } from '../support/typed-api.js';
+import { unusedWebhooks } from '../support/fake-webhooks.js';
 
 const key = 'unit-key';
 const now = new Date().toISOString();
@@ -31,6 +32,7 @@ function client() {
     },
     idempotency: { run: async (_scope, _key, _request, action) => action() },
     sendRateLimiter: { take: async () => undefined },
+    webhooks: unusedWebhooks,
   });
   // The same ApiClient the e2e tests use, over app.request instead of the network.
   const raw: ApiClient = {
