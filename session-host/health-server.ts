@@ -1,6 +1,7 @@
 /**
  * A tiny HTTP health endpoint for the container's HEALTHCHECK and the orchestrator: 200 while this host reaches
- * Redis and its heartbeat is fresh, 503 otherwise. Off unless HEALTH_PORT is set.
+ * Redis and its heartbeat is fresh, 503 otherwise. Off unless HEALTH_PORT is set. `GET /metrics` on the same port:
+ * the host's Prometheus metrics (metrics.ts).
  */
 import { createServer, type Server } from 'node:http';
 
@@ -10,8 +11,23 @@ export interface HealthProbe {
   details(): Record<string, unknown>;
 }
 
-export async function startHealthServer(port: number, host: string, probe: HealthProbe): Promise<Server> {
+/** The Prometheus text exposition of the host's metrics. */
+export interface MetricsSource {
+  contentType: string;
+  render(): Promise<string>;
+}
+
+export async function startHealthServer(port: number, host: string, probe: HealthProbe, metrics?: MetricsSource): Promise<Server> {
   const server = createServer((request, response) => {
+    const pathname = (request.url ?? '').split('?')[0];
+    if (metrics !== undefined && pathname === '/metrics' && (request.method === 'GET' || request.method === 'HEAD')) {
+      metrics.render().then(
+        (body) => response.writeHead(200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' }).end(request.method === 'HEAD' ? undefined : body),
+        (error: unknown) =>
+          response.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end(`metrics failed: ${error instanceof Error ? error.message : String(error)}\n`),
+      );
+      return;
+    }
     if (request.url !== '/health' || (request.method !== 'GET' && request.method !== 'HEAD')) {
       response.writeHead(404, { 'content-type': 'application/json; charset=utf-8' }).end('{"status":"not found"}');
       return;

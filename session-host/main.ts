@@ -19,6 +19,7 @@ import { createEngine } from './engines/create-engine.js';
 import { EventLog } from './events/event-log.js';
 import { EventPusher } from './events/event-pusher.js';
 import { startHealthServer } from './health-server.js';
+import { createHostMetrics, withCommandMetrics } from './metrics.js';
 import { acquireHostLease, HostIdInUseError, HostRegistry } from './host-registry.js';
 import { SessionManager } from './sessions/session-manager.js';
 import { SendLedger } from './sessions/send-ledger.js';
@@ -86,12 +87,21 @@ async function main(): Promise<void> {
   const bus = new CommandBus({ redis, subscriber, keys, logger: hostLogger, callerId: `host-${config.hostId}` });
   const directory = new SessionDirectory(redis, keys);
   const engine = await createEngine(config, { redis, keys, directory, bus, logger: hostLogger });
-  const events = new EventLog(redis, keys, config.events);
+  // Prometheus metrics (GET /metrics on HEALTH_PORT): the counting parts get the small HostMetrics interface.
+  const hostMetrics = createHostMetrics({
+    hostId: config.hostId,
+    engine: config.engine,
+    // Read at scrape time only, once the session manager below exists.
+    sessionsWithStatus: (statuses) => sessions.idsWithStatus(statuses),
+    ...(config.engine === 'webjs' ? { dataDir: config.dataDir } : {}),
+  });
+  const metrics = hostMetrics.metrics;
+  const events = new EventLog(redis, keys, { ...config.events, metrics });
   const store = new SessionStore(redis, keys, config.hostId);
   const sendLedger = new SendLedger(redis, keys, config.idempotencyTtlSeconds);
   const sessions = new SessionManager({ engine, store, events, sendLedger, logger: hostLogger, qrMaxRotations: config.qrMaxRotations });
   const poster = createConnectionPoster(config.wsManagementEndpoint);
-  const pusher = new EventPusher({ events, connections: new ConnectionRegistry(redis, keys), poster, logger: hostLogger });
+  const pusher = new EventPusher({ events, connections: new ConnectionRegistry(redis, keys), poster, logger: hostLogger, metrics });
   pusher.start();
   // Webhooks: a listener of the event log beside the pusher's, with queues of its own (never in the pusher's way).
   const webhooks = new WebhookDispatcher({
@@ -103,6 +113,7 @@ async function main(): Promise<void> {
     owns: (sessionId) => sessions.has(sessionId),
     logger: hostLogger,
     subscriber: connect('webhooks', false),
+    metrics,
     ...config.webhooks,
   });
   await webhooks.start();
@@ -111,7 +122,7 @@ async function main(): Promise<void> {
     redis,
     keys,
     hostId: config.hostId,
-    handler: createCommandHandler(sessions, pusher),
+    handler: withCommandMetrics(createCommandHandler(sessions, pusher), metrics),
     logger: hostLogger,
     concurrency: config.commandConcurrency,
   });
@@ -152,7 +163,7 @@ async function main(): Promise<void> {
             return null;
           },
           details: () => ({ hostId: config.hostId, engine: config.engine, sessions: sessions.size, commands: worker.stuck() }),
-        });
+        }, hostMetrics);
   hostLogger.info({ sessions: sessions.size, dataDir: config.dataDir }, 'session host ready');
 
   async function shutdown(signal: string, options: { leaseLost?: boolean } = {}): Promise<void> {

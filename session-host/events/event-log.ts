@@ -6,10 +6,13 @@ import { eventBodySchema, type EventBody, type ServiceEvent } from '../../contra
 import type { RedisKeys } from '../../contract/redis-keys.js';
 import type { Redis } from '../../lib/redis.js';
 import { appendEventOnceScript } from '../../lib/redis-scripts.js';
+import type { HostMetrics } from '../metrics.js';
 
 export interface EventLogOptions {
   maxLength: number;
   retentionMs: number;
+  /** Counts each event appended, by type (metrics.ts). */
+  metrics?: Pick<HostMetrics, 'eventAppended'>;
 }
 
 export type EventListener = (event: ServiceEvent) => void;
@@ -58,6 +61,7 @@ export class EventLog {
   }
 
   private raise(event: ServiceEvent): ServiceEvent {
+    this.options.metrics?.eventAppended(event.event);
     for (const listener of this.listeners) listener(event);
     return event;
   }

@@ -26,6 +26,7 @@ import type { ConnectionRegistry } from '../../lib/ws-connections.js';
 import type { ResumeHandler } from '../command-handlers.js';
 import type { ErrorFrame, ResumedFrame, WsErrorCode } from '../../contract/ws-frames.js';
 import { compareStreamIds, type EventLog } from './event-log.js';
+import type { HostMetrics } from '../metrics.js';
 
 /** API Gateway refuses a WebSocket frame over 128 KB; stay a little under it. */
 export const maxFrameBytes = 128 * 1024 - 512;
@@ -41,6 +42,8 @@ export interface EventPusherOptions {
   /** First retry delay; doubles up to `maxBackoffMs`. */
   backoffMs?: number;
   maxBackoffMs?: number;
+  /** Counts each frame posted, by outcome (metrics.ts). */
+  metrics?: Pick<HostMetrics, 'eventPosted'>;
 }
 
 export interface ResumeOutcome {
@@ -91,7 +94,7 @@ const forgetIdleAfterMs = 2 * 60 * 60 * 1000;
 
 export class EventPusher implements ResumeHandler {
   private readonly queues = new Map<string, ConnectionQueue>();
-  private readonly options: Required<Omit<EventPusherOptions, 'events' | 'connections' | 'poster' | 'logger'>> &
+  private readonly options: Required<Omit<EventPusherOptions, 'events' | 'connections' | 'poster' | 'logger' | 'metrics'>> &
     EventPusherOptions;
   private unsubscribe: (() => void) | undefined;
   /** Set once `stop` has waited its time: replays end at their next frame, new resumes are refused. */
@@ -340,7 +343,11 @@ export class EventPusher implements ResumeHandler {
       },
       { baseMs: backoffMs, maxMs: maxBackoffMs, maxAttempts },
     );
-    if (result.kind === 'done' && (result.value === 'sent' || result.value === 'gone')) return result.value;
+    if (result.kind === 'done' && (result.value === 'sent' || result.value === 'gone')) {
+      this.options.metrics?.eventPosted(result.value);
+      return result.value;
+    }
+    this.options.metrics?.eventPosted('dropped');
     logger.error({ connectionId, sessionId, attempt: result.attempts, outcome: last }, 'dropped a frame for a connection that keeps failing');
     return 'dropped';
   }

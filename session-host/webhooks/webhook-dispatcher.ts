@@ -25,6 +25,7 @@ import type { EventLog } from '../events/event-log.js';
 import { frameOf } from '../events/event-pusher.js';
 import { Limiter } from './limiter.js';
 import { postWebhook, type PostResult, type WebhookPost } from './webhook-sender.js';
+import type { HostMetrics } from '../metrics.js';
 
 export type WebhookStorePort = Pick<
   WebhookStore,
@@ -54,6 +55,8 @@ export interface WebhookDispatcherOptions {
   backoff?: { baseMs: number; maxMs: number };
   /** How often every pair of this host's sessions is looked at, in case a wake-up was missed (default 60 s). */
   sweepMs?: number;
+  /** Counts deliveries by outcome (metrics.ts). */
+  metrics?: Pick<HostMetrics, 'webhookDelivery'>;
   /** The POST itself (tests may swap it). */
   post?: (post: WebhookPost, guard: { allowPrivate: boolean }) => Promise<PostResult>;
 }
@@ -319,6 +322,7 @@ export class WebhookDispatcher {
         onRetry: async (attempts, nextAttemptAt) => {
           const failed = last !== undefined && !last.ok ? last : undefined;
           logger.info({ eventId: event.id, attempts, statusCode: failed?.statusCode ?? null, error: failed?.error }, 'webhook delivery failed; will retry');
+          this.options.metrics?.webhookDelivery('retrying');
           await record({
             status: 'failed',
             attempts,
@@ -332,12 +336,14 @@ export class WebhookDispatcher {
     );
     if (result.kind === 'aborted' || (result.kind === 'done' && result.value === 'aborted') || signal.aborted) return 'aborted';
     if (result.kind === 'done') {
+      this.options.metrics?.webhookDelivery('delivered');
       await record({ status: 'delivered', attempts: result.attempts, lastStatusCode: last?.statusCode ?? null, lastError: null, nextAttemptAt: null });
       await store.setFailing(webhook.id, pair.sessionId, false);
       return 'delivered';
     }
     const failed = last !== undefined && !last.ok ? last : undefined;
     logger.warn({ eventId: event.id, attempts: result.attempts, statusCode: failed?.statusCode ?? null }, 'webhook delivery is dead; moving on');
+    this.options.metrics?.webhookDelivery('dead');
     await record({
       status: 'dead',
       attempts: result.attempts,
