@@ -98,6 +98,45 @@ export class SessionDirectory {
     return typeof hostId === 'string' ? hostId : null;
   }
 
+  /** The engines some live host runs (`webjs`, `simulator`). */
+  async liveEngines(): Promise<Set<string>> {
+    return new Set((await this.liveHosts()).map((host) => host.engine));
+  }
+
+  /**
+   * Removes a session that no live host holds, straight from Redis: its record, its place in the index, its owner
+   * key, its event log and its webhook cursors. For a session whose engine no host runs (nobody can log it out).
+   * Atomic against a host adopting it meanwhile (WATCH on the record and owner, on a connection of its own):
+   * `owned` then, with the host, and nothing is removed. Its login data (the host's DATA_DIR) is not touched.
+   */
+  async removeUnowned(sessionId: string): Promise<{ outcome: 'removed'; record: SessionRecord } | { outcome: 'owned'; hostId: string } | { outcome: 'missing' }> {
+    const connection = this.redis.duplicate();
+    try {
+      if (connection.status === 'wait') await connection.connect();
+      for (let attempt = 0; attempt < 5; attempt += 1) {
+        await connection.watch(this.keys.session(sessionId), this.keys.sessionOwner(sessionId));
+        const [raw, owner] = await connection.mget(this.keys.session(sessionId), this.keys.sessionOwner(sessionId));
+        if (typeof raw !== 'string') {
+          await connection.unwatch();
+          return { outcome: 'missing' };
+        }
+        if (typeof owner === 'string' && (await connection.exists(this.keys.host(owner))) === 1) {
+          await connection.unwatch();
+          return { outcome: 'owned', hostId: owner };
+        }
+        const done = await connection
+          .multi()
+          .del(this.keys.session(sessionId), this.keys.sessionOwner(sessionId), this.keys.events(sessionId), this.keys.webhookCursors(sessionId))
+          .zrem(this.keys.sessions, sessionId)
+          .exec();
+        if (done !== null) return { outcome: 'removed', record: parseRecord(raw) };
+      }
+      throw new Error(`session ${sessionId} kept changing while being removed`);
+    } finally {
+      connection.disconnect();
+    }
+  }
+
   /** Hosts whose heartbeat is live, least loaded first. */
   async liveHosts(): Promise<HostInfo[]> {
     const hostIds = await this.redis.zrange(this.keys.hosts, 0, -1);

@@ -4,10 +4,10 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import QRCode from 'qrcode';
 import { defaultSessionsLimit } from '../../../contract/api.js';
 import type { SessionPosition } from '../../../lib/session-directory.js';
-import { ServiceError, ValidationError } from '../../../contract/errors.js';
+import { ServiceError, SessionNotFoundError, ValidationError } from '../../../contract/errors.js';
 import type { ApiEnv } from '../api-env.js';
 import { apiRoutes } from '../api-routes.js';
-import { findSession, liveOwner, presentSession, type ApiDependencies } from '../dependencies.js';
+import { findSession, liveEnginesFor, liveOwner, presentSession, type ApiDependencies } from '../dependencies.js';
 import { answerOf, type StoredResponse } from '../idempotency.js';
 import { validationHook } from '../validation.js';
 import { respondStored } from './shared.js';
@@ -18,8 +18,9 @@ export function sessionRoutes(deps: ApiDependencies) {
       const query = c.req.valid('query');
       const after = query.cursor === undefined ? null : decodeCursor(query.cursor);
       const page = await deps.directory.page(query.limit ?? defaultSessionsLimit, after);
+      const engines = await liveEnginesFor(deps, page.entries);
       return c.json(
-        { sessions: page.entries.map(presentSession), nextCursor: page.next === null ? null : encodeCursor(page.next) },
+        { sessions: page.entries.map((entry) => presentSession(entry, engines)), nextCursor: page.next === null ? null : encodeCursor(page.next) },
         200,
       );
     })
@@ -44,7 +45,8 @@ export function sessionRoutes(deps: ApiDependencies) {
     })
     .openapi(apiRoutes.getSession, async (c) => {
       const { sessionId } = c.req.valid('param');
-      return c.json({ session: presentSession(await findSession(deps, sessionId)) }, 200);
+      const entry = await findSession(deps, sessionId);
+      return c.json({ session: presentSession(entry, await liveEnginesFor(deps, [entry])) }, 200);
     })
     .openapi(apiRoutes.getQr, async (c) => {
       const { sessionId } = c.req.valid('param');
@@ -78,7 +80,19 @@ export function sessionRoutes(deps: ApiDependencies) {
     })
     .openapi(apiRoutes.deleteSession, async (c) => {
       const { sessionId } = c.req.valid('param');
-      const entry = await findSession(deps, sessionId);
+      let entry = await findSession(deps, sessionId);
+      // A session of an engine no live host runs cannot be logged out: remove its record and event log here instead
+      // of answering 503 for ever. Its login data stays in the DATA_DIR of the hosts that ran it (docs/api.md).
+      const engines = await liveEnginesFor(deps, [entry]);
+      if (engines !== undefined && !engines.has(entry.record.engine) && deps.directory.removeUnowned !== undefined) {
+        const removed = await deps.directory.removeUnowned(sessionId);
+        if (removed.outcome === 'missing') throw new SessionNotFoundError(sessionId);
+        if (removed.outcome === 'removed') {
+          c.get('logger').info({ sessionId, engine: entry.record.engine }, 'removed a session of an engine no host runs');
+          return c.json({ session: presentSession({ record: removed.record, ownerHostId: null }, engines) }, 200);
+        }
+        entry = { ...entry, ownerHostId: removed.hostId }; // a host of its engine took it meanwhile: ask it
+      }
       const result = await deps.bus.request(
         { hostId: liveOwner(entry), sessionId },
         { type: 'delete' },
