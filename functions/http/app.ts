@@ -12,6 +12,7 @@ import type { ApiEnv } from './api-env.js';
 import { apiRoutes } from './api-routes.js';
 import type { ApiDependencies } from './dependencies.js';
 import { dashboardPageHtml, dashboardScript, webSocketUrlFor } from './dashboard/dashboard-page.js';
+import { CommandRecorder, emfEnabled, emfLine } from './emf.js';
 import { docsPageHtml, swaggerUiScript, swaggerUiStyle } from './docs/docs-page.js';
 import { apiKeyCheck, errorResponse, requestContext } from './middleware.js';
 import { buildOpenApiDocument, type OpenApiDocument } from './openapi.js';
@@ -23,13 +24,37 @@ import { simulatorRoutes } from './routes/simulator.js';
 import { normaliseJsonBody, validationHook } from './validation.js';
 
 
-export function createApp(deps: ApiDependencies) {
+export interface AppOptions {
+  /** Where CloudWatch embedded-metric lines go (emf.ts); default: stdout when `emfEnabled()`, else nowhere. */
+  emitMetrics?: ((line: string) => void) | null;
+}
+
+export function createApp(givenDeps: ApiDependencies, options: AppOptions = {}) {
   const app = new OpenAPIHono<ApiEnv>({ defaultHook: validationHook });
+  const emitMetrics =
+    options.emitMetrics === undefined ? (emfEnabled() ? (line: string) => void process.stdout.write(`${line}\n`) : null) : options.emitMetrics;
+  const recorder = new CommandRecorder();
+  // With metrics on, the routes' commands are timed and counted per request (each request's id is its trace id).
+  const deps: ApiDependencies = emitMetrics === null ? givenDeps : { ...givenDeps, bus: recorder.wrap(givenDeps.bus) };
   // Filled in once every route is registered (below); requests only come after.
   let table: RouteTable = { paths: [], find: () => undefined };
   let document: OpenApiDocument | undefined;
 
   app.use('*', requestContext(deps.logger));
+  if (emitMetrics !== null) {
+    app.use('*', async (c, next) => {
+      const requestId = c.get('requestId');
+      const started = performance.now();
+      recorder.begin(requestId);
+      try {
+        await next();
+      } finally {
+        const commands = recorder.end(requestId);
+        const route = table.find(c.req.path)?.path ?? '(no route)';
+        emitMetrics(emfLine({ route, method: c.req.method, status: c.res.status, latencyMs: performance.now() - started }, commands));
+      }
+    });
+  }
   app.use(
     '*',
     apiKeyCheck(deps.config.apiKeyDigests, (c) => table.find(c.req.path)?.publicMethods.has(c.req.method) === true),
@@ -40,7 +65,11 @@ export function createApp(deps: ApiDependencies) {
     if (await deps.ping()) return c.json({ status: 'ok' as const }, 200);
     throw new ServiceError('SERVICE_UNAVAILABLE', 'Redis does not answer.');
   });
-  app.openapi(apiRoutes.openApiDocument, (c) => c.json((document ??= buildOpenApiDocument(app, { version: packageJson.version })), 200));
+  app.openapi(apiRoutes.openApiDocument, (c) => {
+    // Built once per app, on first request: every route is registered by then.
+    document ??= buildOpenApiDocument(app, { version: packageJson.version });
+    return c.json(document, 200);
+  });
   app.openapi(apiRoutes.docsPage, (c) => c.html(docsPageHtml(), 200));
   app.openapi(apiRoutes.docsScript, (c) =>
     c.body(swaggerUiScript(), 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'public, max-age=3600' }),
