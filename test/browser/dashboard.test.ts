@@ -69,6 +69,7 @@ describe('the dashboard in a browser, offline', () => {
 
     // The key: asked for, then kept in the tab's sessionStorage.
     await page.waitForSelector('#key-input', { visible: true });
+    expect(await page.$eval('#main', (element) => getComputedStyle(element).display)).toBe('none');
     await page.type('#key-input', stack.apiKey);
     await page.click('#key-form button[type="submit"]');
     await page.waitForSelector('#main', { visible: true, timeout: 30_000 });

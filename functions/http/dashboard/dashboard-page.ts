@@ -44,6 +44,7 @@ function escapeHtml(text: string): string {
 const style = `
   :root { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; color: #1b1f23; background: #f6f7f9; }
   body { margin: 0; }
+  [hidden] { display: none !important; }
   header { display: flex; align-items: center; gap: 1rem; padding: .6rem 1.2rem; background: #075e54; color: #fff; }
   header h1 { font-size: 1.1rem; margin: 0; flex: 1; }
   header .pill { font-size: .8rem; background: rgba(255,255,255,.15); padding: .15rem .5rem; border-radius: 1rem; }
