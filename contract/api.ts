@@ -104,7 +104,20 @@ export type Contact = z.infer<typeof contactSchema>;
 // Chat ids
 
 const whatsAppIdPattern = /^(?:\d{5,20}@c\.us|\d{5,20}(?:-\d{1,20})?@g\.us|\d{5,20}@lid)$/;
-const phoneSeparators = /[ \u00a0().\-/]/g;
+const phoneSeparators = /[ \u00a0().\-]/g;
+/**
+ * A phone number as people write it: an optional "+", then digits, with single separators (space, no-break space,
+ * ".", "-") and parenthesised groups of digits between them; it starts with a digit (or "(") and ends with one.
+ * Each check is linear: no regex here can backtrack badly.
+ */
+function isPhoneSpelling(text: string): boolean {
+  return (
+    /^\+?[\d(][\d() \u00a0.-]*$/.test(text) &&
+    /[\d)]$/.test(text) &&
+    !/[ \u00a0.-]{2}/.test(text) &&
+    !/[()]/.test(text.replace(/\(\d+\)/g, ''))
+  );
+}
 
 /**
  * Turns what a caller wrote into a WhatsApp chat id: ids pass as they are (`@s.whatsapp.net` becomes `@c.us`),
@@ -117,6 +130,9 @@ export function normaliseChatId(raw: string): string | null {
     const canonical = trimmed.replace(/@s\.whatsapp\.net$/, '@c.us');
     return whatsAppIdPattern.test(canonical) ? canonical : null;
   }
+  // Only digits and the usual separators, each between digits (an optional leading "+" or "(" and trailing ")"):
+  // "-15551234567", "../15551234567", "1555--1234567" or "1555/1234567" are not phone numbers.
+  if (!isPhoneSpelling(trimmed)) return null;
   // "+44 (0)20 7946 0018": the (0) is the trunk prefix for calls inside the country, never dialled after +44.
   const international = /^(?:\+|00)/.test(trimmed);
   let digits = (international ? trimmed.replace(/\(0\)/g, '') : trimmed).replace(phoneSeparators, '');

@@ -32,6 +32,20 @@ describe('chat id normalisation', () => {
     ['@c.us'],
     ['1555123456\n7'],
     ['1555\t1234567'],
+    // Issue 15: a leading "-", path characters or doubled separators are not a phone number.
+    ['-15550100002'],
+    ['../15550100002'],
+    ['./15550100002'],
+    ['15550100002/..'],
+    ['1555/0100002'],
+    ['1555--0100002'],
+    ['1555 . 0100002'],
+    ['15550100002-'],
+    ['.15550100002'],
+    ['+-15550100002'],
+    ['(1555 0100002'],
+    ['1555)0100002'],
+    ['%2e%2e%2f15550100002'],
   ])('refuses %j', (input) => {
     expect(normaliseChatId(input)).toBeNull();
     expect(chatIdSchema.safeParse(input).success).toBe(false);
