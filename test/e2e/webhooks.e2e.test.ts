@@ -3,8 +3,8 @@
  * test. The owning host is killed (-9) while a delivery is in flight; the host that adopts the session goes on from
  * the first event not yet delivered: every event arrives, in order of first arrival, duplicates allowed, no gap.
  *
- * Sessions are created and messages injected with the command bus (the protocol the REST routes use), and webhooks
- * registered through `api` (the store today; the REST routes once they are wired: one line).
+ * Sessions are created and messages injected with the command bus (the protocol the REST routes use); webhooks are
+ * registered, read, replayed and deleted through the REST routes, served by serverless offline.
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -14,10 +14,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisKeys, type RedisKeys } from '../../contract/redis-keys.js';
 import { simulatorControl } from '../../contract/simulator.js';
 import { CommandBus } from '../../lib/command-bus.js';
+import type { CreateWebhookBody, Delivery, DeliveryStatus, Webhook } from '../../contract/webhooks.js';
 import { WebhookStore } from '../../lib/webhook-store.js';
 import { temporaryDirectory, waitFor, type ManagedProcess } from '../../scripts/support/processes.js';
 import { startRedisServer, type LocalRedis } from '../../scripts/support/redis-server.js';
-import { startSessionHost } from '../../scripts/support/stack.js';
+import { startOffline, startSessionHost, type Offline } from '../../scripts/support/stack.js';
+import { apiClient, type ApiClient } from '../support/http-client.js';
 import { inOrderWithoutGap, startReceiver, type Receiver } from '../integration/webhook-receiver.js';
 import { silentLogger } from '../support/redis.js';
 
@@ -31,8 +33,41 @@ const hosts = new Map<string, ManagedProcess>();
 const receivers: Receiver[] = [];
 const keyPrefix = `t${Math.random().toString(16).slice(2, 10)}`;
 
-/** The webhook API as a client sees it: the store now, the REST routes later. */
-let api: Pick<WebhookStore, 'create' | 'get' | 'deliveries' | 'replay' | 'delete'>;
+let offline: Offline;
+const apiKey = `test-${Math.random().toString(16).slice(2)}`;
+
+/** The webhook API as a client sees it: the REST routes, through serverless offline. */
+let api: {
+  create(body: CreateWebhookBody): Promise<{ webhook: Webhook; secret: string }>;
+  get(webhookId: string): Promise<Webhook>;
+  deliveries(webhookId: string, query: { status?: DeliveryStatus }): Promise<Delivery[]>;
+  replay(webhookId: string, sessionId: string, after: string): Promise<number>;
+  delete(webhookId: string): Promise<Webhook>;
+};
+
+/** The body of a REST answer with the expected status, or the test fails with what came instead. */
+async function answered<T>(promise: Promise<{ status: number; body: unknown; text: string }>, status: number): Promise<T> {
+  const response = await promise;
+  if (response.status !== status) throw new Error(`expected ${status}, got ${response.status}: ${response.text}`);
+  return response.body as T;
+}
+
+function restApi(client: ApiClient): typeof api {
+  return {
+    create: (body) => answered(client.request('POST', '/api/webhooks', { body }), 201),
+    get: async (webhookId) => (await answered<{ webhook: Webhook }>(client.request('GET', `/api/webhooks/${webhookId}`), 200)).webhook,
+    deliveries: async (webhookId, { status }) =>
+      (
+        await answered<{ deliveries: Delivery[] }>(
+          client.request('GET', `/api/webhooks/${webhookId}/deliveries${status === undefined ? '' : `?status=${status}`}`),
+          200,
+        )
+      ).deliveries,
+    replay: async (webhookId, sessionId, after) =>
+      (await answered<{ queued: number }>(client.request('POST', `/api/webhooks/${webhookId}/replay`, { body: { sessionId, after } }), 202)).queued,
+    delete: async (webhookId) => (await answered<{ webhook: Webhook }>(client.request('DELETE', `/api/webhooks/${webhookId}`), 200)).webhook,
+  };
+}
 
 const eventually = <T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000) => waitFor(what, check, timeoutMs, 50);
 
@@ -107,14 +142,15 @@ beforeAll(async () => {
   subscriber = new Redis(server.url);
   keys = redisKeys(keyPrefix);
   bus = new CommandBus({ redis, subscriber, keys, logger: silentLogger() });
-  const store = new WebhookStore(redis, keys, { allowPrivate: true });
-  api = store;
+  offline = await startOffline({ redisUrl: server.url, keyPrefix, engine: 'simulator', apiKeys: apiKey, env: { WEBHOOK_ALLOW_PRIVATE: 'true' } });
+  api = restApi(apiClient(offline.httpUrl, apiKey));
   await startHost('host-a');
   await startHost('host-b');
 });
 
 afterAll(async () => {
   await Promise.all([...hosts.values()].map((host) => host.stop(10_000)));
+  await offline?.process.stop(5_000);
   for (const started of receivers) await started.close();
   await bus?.close();
   redis?.disconnect();
@@ -148,6 +184,7 @@ describe('webhooks on real session hosts', () => {
     // Deliver three, then hang: host-a is in the middle of a POST when it dies.
     target.respond(({ index }) => (index < 3 ? 200 : 'hang'));
     const { webhook } = await api.create({ url: target.url, sessions: ['kill'] });
+    // Where the webhook starts in the session's log (stored with it; the REST answer does not show it).
     const stored = await new WebhookStore(redis, keys, { allowPrivate: true }).storedOne(webhook.id);
     for (let index = 0; index < 5; index += 1) await incoming('kill', `before ${index}`);
     await eventually('a delivery in flight', async () => (target.requests.some((request) => request.status === 0) ? true : undefined));
