@@ -12,6 +12,7 @@ import { writeStandinWebCache } from '../fixtures/whatsapp-web-standin/standin.j
 import { temporaryDirectory } from '../../scripts/support/processes.js';
 import { eventually, sessionBecomes } from '../support/http-client.js';
 import { startTestStack, type TestStack } from '../support/local-stack.js';
+import { duplicateKeys } from '../support/log-lines.js';
 import { connectWebSocket, type ReceivedFrame, type TestWebSocket } from '../support/ws-client.js';
 import { chromiumOn } from '../webjs/helpers.js';
 
@@ -164,5 +165,11 @@ describe('webjs engine end to end (real whatsapp-web.js and Chromium, stand-in W
     const failed = await statusBecomes('unreachable', 'failed', 20_000);
     expect(failed.lastError?.code).toBe('WHATSAPP_UNREACHABLE');
     expect(chromiumOn(profileOf('unreachable'))).toEqual([]);
+  });
+
+  it('logs each key once per line (the engine binds no key the host logger has)', () => {
+    const lines = (stack.hosts[0]?.output() ?? '').split('\n').filter((line) => line.startsWith('{'));
+    expect(lines.length).toBeGreaterThan(5);
+    for (const line of lines) expect(duplicateKeys(line), line).toEqual([]);
   });
 });

@@ -157,7 +157,7 @@ class SimulatedSession implements EngineSession, SimulatorControls {
   ) {
     this.sessionId = sessionOptions.sessionId;
     this.listener = sessionOptions.listener;
-    this.logger = options.logger.child({ sessionId: this.sessionId, engine: 'simulator' });
+    this.logger = options.logger.child({ sessionId: this.sessionId });
     // `simulator-` keeps it apart from the webjs engine's `session-<id>` folders when both share one DATA_DIR.
     this.authFile = path.join(options.dataDir, `simulator-${this.sessionId}`, 'auth.json');
   }

@@ -112,7 +112,7 @@ export function createWebjsEngine(options: WebjsEngineOptions): WebjsEngine {
   // Node half of the id shim: once per process, whatever the number of engines.
   installLibraryPatches();
   const active = new Set<WebjsSession>();
-  const log = options.logger.child({ engine: 'webjs' });
+  const log = options.logger.child({ component: 'webjs-engine' });
   try {
     const chrome = resolveChromePath(options.chromePath);
     log.info({ chrome }, 'webjs engine ready');
@@ -165,7 +165,7 @@ export class WebjsSession implements EngineSession {
     private readonly onActive: (session: WebjsSession, active: boolean) => void,
   ) {
     this.profileDir = path.join(path.resolve(options.dataDir), `session-${sessionId}`);
-    this.log = options.logger.child({ sessionId, engine: 'webjs' });
+    this.log = options.logger.child({ sessionId });
     const operationTimeoutMs = options.operationTimeoutMs ?? 30_000;
     const settings = {
       sessionId,
