@@ -35,9 +35,17 @@ export const eventBodySchema = z.discriminatedUnion('event', [
 export type EventBody = z.infer<typeof eventBodySchema>;
 export type ServiceEvent = EventBody & { id: string; truncated?: true };
 
-/** `<ms>-<seq>`, both parts unsigned 64-bit numbers (Redis refuses more). */
-function isStreamId(id: string): boolean {
-  return /^\d{1,20}-\d{1,20}$/.test(id) && id.split('-').every((part) => BigInt(part) <= 18_446_744_073_709_551_615n);
+const maxStreamPart = 18_446_744_073_709_551_615n;
+
+/**
+ * `<ms>-<seq>`, both parts unsigned 64-bit numbers (Redis refuses more), and not the greatest id of all: nothing can
+ * come after it, and Redis refuses it as the exclusive start of a range (`XRANGE key (<max> +`: "invalid start ID").
+ */
+export function isStreamId(id: string): boolean {
+  if (!/^\d{1,20}-\d{1,20}$/.test(id)) return false;
+  const [ms, seq] = id.split('-').map((part) => BigInt(part));
+  if (ms === undefined || seq === undefined || ms > maxStreamPart || seq > maxStreamPart) return false;
+  return !(ms === maxStreamPart && seq === maxStreamPart);
 }
 
 export const clientActionSchema = z.discriminatedUnion('action', [

@@ -61,11 +61,15 @@ export async function whenRedisReady(redis: Redis, timeoutMs: number): Promise<v
   });
 }
 
-/** Whether an error thrown by ioredis means Redis itself is away (as opposed to a bad command). */
+/**
+ * Whether an error thrown by ioredis means Redis itself cannot serve right now (away, out of memory, loading, a
+ * read-only replica), as opposed to a bad command: the caller answers 503 and the client retries.
+ */
 export function isRedisUnavailableError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   return (
     error.name === 'MaxRetriesPerRequestError' ||
+    /^(?:OOM|LOADING|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|NOAUTH|WRONGPASS|NOPERM) /.test(error.message) ||
     /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Command timed out/.test(
       error.message,
     )

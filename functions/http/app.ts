@@ -14,7 +14,7 @@ import type { ApiDependencies } from './dependencies.js';
 import { dashboardPageHtml, dashboardScript, webSocketUrlFor } from './dashboard/dashboard-page.js';
 import { CommandRecorder, emfEnabled, emfLine } from './emf.js';
 import { docsPageHtml, swaggerUiScript, swaggerUiStyle } from './docs/docs-page.js';
-import { apiKeyCheck, errorResponse, requestContext } from './middleware.js';
+import { apiKeyCheck, errorResponse, requestContext, requestShapeCheck } from './middleware.js';
 import { buildOpenApiDocument, type OpenApiDocument } from './openapi.js';
 import { routeTableOf, type RouteTable } from './route-table.js';
 import { messageRoutes } from './routes/messages.js';
@@ -40,7 +40,8 @@ export function createApp(givenDeps: ApiDependencies, options: AppOptions = {}) 
   let table: RouteTable = { paths: [], find: () => undefined };
   let document: OpenApiDocument | undefined;
 
-  app.use('*', requestContext(deps.logger));
+  // The request's log line names the declared route, never the path as sent (it holds phone numbers).
+  app.use('*', requestContext(deps.logger, (path) => table.find(path)?.path));
   if (emitMetrics !== null) {
     app.use('*', async (c, next) => {
       const requestId = c.get('requestId');
@@ -59,6 +60,8 @@ export function createApp(givenDeps: ApiDependencies, options: AppOptions = {}) 
     '*',
     apiKeyCheck(deps.config.apiKeyDigests, (c) => table.find(c.req.path)?.publicMethods.has(c.req.method) === true),
   );
+  // Then, before any route: paths that mean another path (`..`, encoded slashes) and empty Idempotency-Keys.
+  app.use('*', requestShapeCheck());
 
   // Routes that need no Redis come before the readiness check.
   app.openapi(apiRoutes.health, async (c) => {

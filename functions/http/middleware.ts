@@ -12,7 +12,11 @@ import type { ApiEnv } from './api-env.js';
 
 const requestIdPattern = /^[A-Za-z0-9_.:-]{1,128}$/;
 
-export function requestContext(logger: Logger): MiddlewareHandler<ApiEnv> {
+/**
+ * Request ids and the one log line per request. The line names the declared route (`/api/messages/{sessionId}/chat/
+ * {chatId}`), never the path as sent: a path holds phone numbers. Paths of no route are logged with digits masked.
+ */
+export function requestContext(logger: Logger, routeOf: (path: string) => string | undefined = () => undefined): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
     const given = c.req.header('x-request-id');
     const requestId =
@@ -24,9 +28,73 @@ export function requestContext(logger: Logger): MiddlewareHandler<ApiEnv> {
     await next();
     c.header('x-request-id', requestId);
     requestLogger.info(
-      { method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - started) },
+      {
+        method: c.req.method,
+        route: routeOf(c.req.path) ?? maskPath(c.req.path),
+        status: c.res.status,
+        ms: Math.round(performance.now() - started),
+      },
       'request',
     );
+  };
+}
+
+/** A path fit for a log line: every digit masked, at most 200 characters. */
+export function maskPath(path: string): string {
+  return path.slice(0, 200).replace(/\d/g, '#');
+}
+
+/** A field of the Lambda event as API Gateway (or serverless offline) gave it; undefined in-process. */
+function eventField(c: Context<ApiEnv>, name: string): unknown {
+  const event: unknown = c.env?.event;
+  return typeof event === 'object' && event !== null ? (event as Record<string, unknown>)[name] : undefined;
+}
+
+/** The values a header had in the Lambda event (every spelling of its name), before hono/aws-lambda read them. */
+function eventHeaderValues(c: Context<ApiEnv>, name: string): string[] {
+  const values: string[] = [];
+  for (const field of ['headers', 'multiValueHeaders']) {
+    const headers = eventField(c, field);
+    if (typeof headers !== 'object' || headers === null) continue;
+    for (const [key, value] of Object.entries(headers)) {
+      if (key.toLowerCase() !== name) continue;
+      if (typeof value === 'string') values.push(value);
+      else if (Array.isArray(value)) values.push(...value.filter((item): item is string => typeof item === 'string'));
+    }
+  }
+  return values;
+}
+
+/** `.`/`..` segments, encoded dots, slashes or backslashes, and backslashes: paths that mean another path. */
+const ambiguousPath = /(?:^|\/)\.{1,2}(?:\/|$)|%2e|%2f|%5c|\\/i;
+
+/**
+ * Refuses, before routing, what would be read another way than it was sent:
+ * - a path with `.`/`..` segments or encoded slashes or dots (`DELETE /api/sessions/zzz/../X` is not a request about
+ *   `X`): 404. URL parsers (ours and serverless offline's) resolve such paths before the route is found, so this
+ *   looks at every form the Lambda event keeps (`rawPath`, `path`, `pathParameters`, which serverless offline fills
+ *   with the path as sent);
+ * - an empty `Idempotency-Key` header (hono/aws-lambda drops empty headers, which made it look absent): 400.
+ */
+export function requestShapeCheck(): MiddlewareHandler<ApiEnv> {
+  return async (c, next) => {
+    const forms: string[] = [c.req.path, new URL(c.req.url).pathname];
+    for (const name of ['rawPath', 'path']) {
+      const value = eventField(c, name);
+      if (typeof value === 'string') forms.push(value);
+    }
+    const parameters = eventField(c, 'pathParameters');
+    if (typeof parameters === 'object' && parameters !== null) {
+      for (const value of Object.values(parameters)) if (typeof value === 'string') forms.push(value);
+    }
+    if (forms.some((form) => ambiguousPath.test(form))) {
+      throw new ServiceError('NOT_FOUND', 'No such route: paths with "." or ".." segments, encoded slashes or encoded dots are refused.');
+    }
+    const idempotencyKeys = [...eventHeaderValues(c, 'idempotency-key'), ...(c.req.raw.headers.has('idempotency-key') ? [c.req.header('idempotency-key') ?? ''] : [])];
+    if (idempotencyKeys.some((value) => value.trim() === '')) {
+      throw new ValidationError([{ path: 'header.idempotency-key', message: 'must not be empty (leave the header out instead)' }]);
+    }
+    return next();
   };
 }
 
@@ -40,11 +108,23 @@ export function apiKeyCheck(keyDigests: readonly Buffer[], isPublic: (c: Context
     // With no key configured every key is wrong: 401 for all, as the contract says (fail closed), and loud logs.
     if (keyDigests.length === 0) c.get('logger').error('API_KEYS is empty: refusing every request (fail closed)');
     const presented = c.req.header('x-api-key');
-    if (presented === undefined || !keyMatches(presented, keyDigests)) {
-      throw new ServiceError('UNAUTHORIZED', 'A valid x-api-key header is required.');
+    if (presented === undefined || !isSingleKey(presented, eventHeaderValues(c, 'x-api-key')) || !keyMatches(presented, keyDigests)) {
+      throw new ServiceError('UNAUTHORIZED', 'A valid x-api-key header is required (exactly one).');
     }
     return next();
   };
+}
+
+/**
+ * Whether one key was sent, not several: API Gateway joins a repeated header with "," (keys never hold one: API_KEYS
+ * is a comma-separated list) and lists each value in `multiValueHeaders`; Headers joins them with ", ". Any of these
+ * is refused, so that a request never passes on one of two keys. (serverless offline keeps only the last value of a
+ * repeated header: the local twin cannot see the repetition; docs/api.md, "Security".)
+ */
+export function isSingleKey(presented: string, eventValues: readonly string[] = []): boolean {
+  if (presented.includes(',')) return false;
+  if (eventValues.some((value) => value.includes(','))) return false;
+  return eventValues.length <= 1 || eventValues.every((value) => value === presented);
 }
 
 export function keyMatches(presented: string, keyDigests: readonly Buffer[]): boolean {
