@@ -3,12 +3,14 @@
  *
  * - `pong`, `subscribed`, `unsubscribed`: the answers to `ping`, `subscribe`, `unsubscribe`.
  * - `resumed`: a `resume` is done; it comes after the last replayed event, before the live events that follow it.
+ * - `batch`: events (contract/events.ts), in order, for a connection that asked for batching (`?batch=1`).
  * - `error`: an action failed. It names the `action` it answers (when the client's message named a known one) and
  *   the `sessionId` that action was about (when it had one), so a client following many sessions knows what to retry.
  */
 import { z } from 'zod';
 import { sessionIdSchema } from './api.js';
 import { errorCodes } from './errors.js';
+import { eventBodySchema } from './events.js';
 
 export const clientActionNames = ['subscribe', 'unsubscribe', 'resume', 'ping'] as const;
 export type ClientActionName = (typeof clientActionNames)[number];
@@ -29,6 +31,19 @@ export const resumedFrameSchema = z.strictObject({
   sessionId: sessionIdSchema,
   replayed: z.number().int().nonnegative(),
   expired: z.boolean(),
+});
+
+/** The largest `batch` frame: API Gateway's 32 KB WebSocket frame, less a margin. */
+export const maxBatchFrameBytes = 32 * 1024 - 256;
+
+/**
+ * Events for a connection that asked for batching (`?batch=1` on connect): as many as fit in `maxBatchFrameBytes`, in
+ * the order a single-event connection would have received them. An event whose frame alone is larger comes alone, as
+ * a plain event frame. Each element is exactly an event frame (contract/events.ts; `truncated` as for one event).
+ */
+export const batchFrameSchema = z.strictObject({
+  event: z.literal('batch'),
+  events: z.array(eventBodySchema.and(z.object({ id: z.string(), truncated: z.literal(true).optional() }))).min(1),
 });
 
 export const errorFrameSchema = z.strictObject({
@@ -52,5 +67,6 @@ export type PongFrame = z.infer<typeof pongFrameSchema>;
 export type SubscribedFrame = z.infer<typeof subscribedFrameSchema>;
 export type UnsubscribedFrame = z.infer<typeof unsubscribedFrameSchema>;
 export type ResumedFrame = z.infer<typeof resumedFrameSchema>;
+export type BatchFrame = z.infer<typeof batchFrameSchema>;
 export type ErrorFrame = z.infer<typeof errorFrameSchema>;
 export type ControlFrame = z.infer<typeof controlFrameSchema>;

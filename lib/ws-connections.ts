@@ -5,6 +5,9 @@
  *
  * A connection with no subscription receives every session's events (it is in the `unfiltered` set); once it has
  * subscriptions it receives only those sessions'. Connection records expire after API Gateway's two-hour limit.
+ *
+ * A connection that asked for batching (`?batch=1` on connect) has `batch` = 1 in its hash: the hosts then send it
+ * its events in `batch` frames (docs/api.md, "Batching").
  */
 import type { RedisKeys } from '../contract/redis-keys.js';
 import type { Redis } from './redis.js';
@@ -19,18 +22,23 @@ const subscribeScript = new RedisScript('ws-subscribe-3');
 /** ws-unsubscribe-3: removes a subscription; a connection left with none receives every session's events again. (lib/lua/ws-unsubscribe-3.lua) */
 const unsubscribeScript = new RedisScript('ws-unsubscribe-3');
 
+/** What a client chose when it connected. */
+export interface ConnectionOptions {
+  /** Events in `batch` frames, as many as fit in one (`?batch=1`). */
+  batch?: boolean;
+}
+
 export class ConnectionRegistry {
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
   ) {}
 
-  async register(connectionId: string, sessionId: string | null): Promise<void> {
+  async register(connectionId: string, sessionId: string | null, options: ConnectionOptions = {}): Promise<void> {
     const key = this.keys.wsConnection(connectionId);
-    const multi = this.redis
-      .multi()
-      .hset(key, 'connectedAt', new Date().toISOString())
-      .expire(key, connectionTtlSeconds);
+    const fields: Record<string, string> = { connectedAt: new Date().toISOString() };
+    if (options.batch === true) fields.batch = '1';
+    const multi = this.redis.multi().hset(key, fields).expire(key, connectionTtlSeconds);
     if (sessionId === null) multi.sadd(this.keys.wsUnfiltered, connectionId);
     await multi.exec();
     if (sessionId !== null) await this.subscribe(connectionId, sessionId);
@@ -76,6 +84,11 @@ export class ConnectionRegistry {
       if (field.startsWith('s:')) multi.srem(this.keys.wsSubscribers(field.slice(2)), connectionId);
     }
     await multi.exec();
+  }
+
+  /** Whether the connection asked for its events in `batch` frames (false when it is not registered). */
+  async batching(connectionId: string): Promise<boolean> {
+    return (await this.redis.hget(this.keys.wsConnection(connectionId), 'batch')) === '1';
   }
 
   /** The connections that must receive an event of `sessionId`. */

@@ -11,6 +11,12 @@
  * per session, the span of ids it has been sent (live events of a session reach a connection without a hole), so
  * a client whose live stream had begun before it asked to resume is not sent that span twice.
  *
+ * A connection that asked for batching (`?batch=1`, `batching` in the registry, read once per queue) gets its events in
+ * `batch` frames: each post carries every live event queued for it, in order, as many as fit in one 32 KB frame, so a
+ * connection's throughput no longer ends at one event per post round trip. Its replays are batched the same way. An
+ * event whose frame alone is larger than a batch frame may be goes alone as a plain event frame (truncated at 128 KB
+ * as for everyone).
+ *
  * A replay belongs to its connection only: it runs on that connection's queue, never on a session's command queue
  * (the `ws.resume` command just starts it), and it ends with the connection: the replay answers the client itself,
  * `resumed` after the last replayed event or an `error` frame naming the action, and every way out of it settles
@@ -24,7 +30,7 @@ import type { ConnectionPoster, PostOutcome } from '../../lib/connection-poster.
 import type { Logger } from '../../lib/logger.js';
 import type { ConnectionRegistry } from '../../lib/ws-connections.js';
 import type { ResumeHandler } from '../command-handlers.js';
-import type { ErrorFrame, ResumedFrame, WsErrorCode } from '../../contract/ws-frames.js';
+import { maxBatchFrameBytes, type ErrorFrame, type ResumedFrame, type WsErrorCode } from '../../contract/ws-frames.js';
 import { compareStreamIds, type EventLog } from './event-log.js';
 import type { HostMetrics } from '../metrics.js';
 
@@ -34,7 +40,8 @@ const replayPageSize = 500;
 
 export interface EventPusherOptions {
   events: Pick<EventLog, 'onAppended' | 'readAfter'>;
-  connections: Pick<ConnectionRegistry, 'recipients' | 'follow' | 'remove'>;
+  /** `batching` absent: no connection batches. */
+  connections: Pick<ConnectionRegistry, 'recipients' | 'follow' | 'remove'> & Partial<Pick<ConnectionRegistry, 'batching'>>;
   poster: ConnectionPoster;
   logger: Logger;
   /** Attempts of one post that answers throttling or a server error. */
@@ -87,6 +94,8 @@ interface ConnectionQueue {
   working: boolean;
   sent: Map<string, SentSpan>;
   touchedAt: number;
+  /** Whether the connection takes `batch` frames; looked up when its worker first runs. */
+  batch: boolean | undefined;
 }
 
 /** API Gateway closes a connection after two hours at most: what is older than that is forgotten. */
@@ -208,7 +217,7 @@ export class EventPusher implements ResumeHandler {
     let queue = this.queues.get(connectionId);
     if (queue !== undefined) queue.touchedAt = Date.now();
     if (queue === undefined) {
-      queue = { jobs: [], working: false, sent: new Map(), touchedAt: Date.now() };
+      queue = { jobs: [], working: false, sent: new Map(), touchedAt: Date.now(), batch: undefined };
       this.queues.set(connectionId, queue);
     }
     return queue;
@@ -220,9 +229,14 @@ export class EventPusher implements ResumeHandler {
     queue.working = true;
     void (async () => {
       try {
+        queue.batch ??= await this.batching(connectionId);
         for (let job = queue.jobs.shift(); job !== undefined; job = queue.jobs.shift()) {
           const alive =
-            job.kind === 'live' ? await this.deliverLive(connectionId, queue, job) : await this.replay(connectionId, queue, job);
+            job.kind === 'live'
+              ? queue.batch
+                ? await this.deliverLiveBatch(connectionId, queue, job)
+                : await this.deliverLive(connectionId, queue, job)
+              : await this.replay(connectionId, queue, job);
           if (!alive) {
             await this.forget(connectionId, queue);
             return;
@@ -254,6 +268,60 @@ export class EventPusher implements ResumeHandler {
     return true;
   }
 
+  /** Whether the connection asked for batching; a failed look-up means no, for this run of its queue only. */
+  private async batching(connectionId: string): Promise<boolean | undefined> {
+    const lookup = this.options.connections.batching;
+    if (lookup === undefined) return false;
+    try {
+      return await lookup.call(this.options.connections, connectionId);
+    } catch (error) {
+      this.options.logger.warn({ err: error, connectionId }, 'could not read whether a connection batches; sending single events');
+      return undefined;
+    }
+  }
+
+  /**
+   * A batching connection: `first` and the live events queued right after it (up to the next resume), as many as fit
+   * in one batch frame, in one post. An event too large for a batch frame goes alone, as a plain frame. false when
+   * the connection is gone.
+   */
+  private async deliverLiveBatch(connectionId: string, queue: ConnectionQueue, first: Extract<Job, { kind: 'live' }>): Promise<boolean> {
+    const taken: Array<Extract<Job, { kind: 'live' }>> = [];
+    const batch = new BatchBuilder();
+    let alone: string | undefined;
+    for (let job: Job | undefined = first; job !== undefined && job.kind === 'live'; job = queue.jobs[0]) {
+      if (job !== first) queue.jobs.shift();
+      const span = queue.sent.get(job.event.sessionId);
+      if (span !== undefined && compareStreamIds(job.event.id, span.last) <= 0) continue;
+      const frame = frameOf(job.event);
+      if (!BatchBuilder.fits(frame)) {
+        if (taken.length > 0) {
+          queue.jobs.unshift(job); // next post
+          break;
+        }
+        taken.push(job);
+        alone = frame;
+        break;
+      }
+      if (!batch.add(frame)) {
+        queue.jobs.unshift(job);
+        break;
+      }
+      taken.push(job);
+    }
+    if (taken.length === 0) return true;
+    const outcome = await this.post(connectionId, alone ?? batch.frame(), taken[0]?.event.sessionId ?? '');
+    if (outcome === 'gone') return false;
+    if (outcome === 'sent') {
+      for (const { event, previousId } of taken) {
+        const span = queue.sent.get(event.sessionId);
+        const follows = span !== undefined && span.last === previousId;
+        queue.sent.set(event.sessionId, { first: follows ? span.first : event.id, last: event.id });
+      }
+    }
+    return true;
+  }
+
   /** false when the connection is gone. Settles the job on every path. */
   private async replay(connectionId: string, queue: ConnectionQueue, job: Extract<Job, { kind: 'resume' }>): Promise<boolean> {
     const { sessionId } = job;
@@ -265,6 +333,25 @@ export class EventPusher implements ResumeHandler {
       if (outcome === 'dropped') {
         throw new ReplayEnded('failing', 'Frames to this connection keep failing; resume again from the last event id received.');
       }
+    };
+    // A batching connection: replayed events are gathered into batch frames, sent when full and before any other frame.
+    const batch = queue.batch === true ? new BatchBuilder() : undefined;
+    const flush = async () => {
+      if (batch !== undefined && !batch.empty) {
+        const frame = batch.frame();
+        batch.clear();
+        await send(frame);
+      }
+    };
+    const sendEvent = async (frame: string) => {
+      if (batch === undefined) return send(frame);
+      if (!BatchBuilder.fits(frame)) {
+        await flush();
+        return send(frame);
+      }
+      if (batch.add(frame)) return;
+      await flush();
+      batch.add(frame);
     };
     const span = queue.sent.get(sessionId);
     let cursor = job.after;
@@ -287,7 +374,7 @@ export class EventPusher implements ResumeHandler {
         for (const event of events) {
           const sentAlready = span !== undefined && compareStreamIds(event.id, span.first) >= 0 && compareStreamIds(event.id, span.last) <= 0;
           if (!sentAlready) {
-            await send(frameOf(event));
+            await sendEvent(frameOf(event));
             firstReplayed ??= event.id;
             replayed += 1;
           }
@@ -295,6 +382,7 @@ export class EventPusher implements ResumeHandler {
         }
         if (events.length < replayPageSize) break;
       }
+      await flush();
       // Everything after `after` up to `cursor` has now been sent.
       this.remember(queue, sessionId, span, firstReplayed, cursor);
       const resumed: ResumedFrame = { event: 'resumed', sessionId, replayed, expired };
@@ -391,6 +479,42 @@ export function frameOf(event: ServiceEvent): string {
     return best;
   }
   return JSON.stringify({ ...event, truncated: true, data: null });
+}
+
+const batchHead = '{"event":"batch","events":[';
+const batchTail = ']}';
+
+/** Event frames gathered into one `batch` frame (contract/ws-frames.ts) of at most `maxBatchFrameBytes`. */
+export class BatchBuilder {
+  private frames: string[] = [];
+  private bytes = Buffer.byteLength(batchHead) + Buffer.byteLength(batchTail);
+
+  /** Whether an event frame fits in a batch frame at all (alone). */
+  static fits(frame: string): boolean {
+    return Buffer.byteLength(batchHead) + Buffer.byteLength(frame) + Buffer.byteLength(batchTail) <= maxBatchFrameBytes;
+  }
+
+  get empty(): boolean {
+    return this.frames.length === 0;
+  }
+
+  /** Adds the frame when it fits; false (and nothing added) when it does not. */
+  add(frame: string): boolean {
+    const added = Buffer.byteLength(frame) + (this.frames.length > 0 ? 1 : 0);
+    if (this.bytes + added > maxBatchFrameBytes) return false;
+    this.frames.push(frame);
+    this.bytes += added;
+    return true;
+  }
+
+  frame(): string {
+    return `${batchHead}${this.frames.join(',')}${batchTail}`;
+  }
+
+  clear(): void {
+    this.frames = [];
+    this.bytes = Buffer.byteLength(batchHead) + Buffer.byteLength(batchTail);
+  }
 }
 
 /** An `error` frame about a session; `action` names the client action it answers (a resume's failure). */

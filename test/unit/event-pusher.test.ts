@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import type { ServiceEvent } from '../../contract/events.js';
 import type { PostOutcome } from '../../lib/connection-poster.js';
 import { compareStreamIds, type EventListener } from '../../session-host/events/event-log.js';
-import { EventPusher } from '../../session-host/events/event-pusher.js';
+import { EventPusher, frameOf, maxFrameBytes } from '../../session-host/events/event-pusher.js';
+import { batchFrameSchema, maxBatchFrameBytes } from '../../contract/ws-frames.js';
 import { silentLogger } from '../support/redis.js';
 
 function harness(outcomeOf: (eventId: string) => PostOutcome = () => 'sent') {
@@ -276,4 +277,211 @@ describe('event pusher: replays end with their connection', () => {
 /** Lets every held post or replay step go on. */
 function releaseAll(held: Array<() => void>): void {
   for (const release of held.splice(0)) release();
+}
+
+describe('event pusher, batching connections', () => {
+  /** A connection `c1` that asked for batching; each post takes `postMs`, and posts are checked never to overlap. */
+  function batchHarness(options: { batching?: boolean; postMs?: number; outcomeOf?: (frame: string, index: number) => PostOutcome } = {}) {
+    const log: ServiceEvent[] = [];
+    const listeners = new Set<EventListener>();
+    const frames: string[] = [];
+    let inFlight = 0;
+    let overlapped = false;
+    let posts = 0;
+    const pusher = new EventPusher({
+      events: {
+        onAppended: (listener) => {
+          listeners.add(listener);
+          return () => listeners.delete(listener);
+        },
+        readAfter: async (sessionId, after, count) => ({
+          events: log.filter((event) => event.sessionId === sessionId && compareStreamIds(event.id, after) > 0).slice(0, count),
+          expired: false,
+        }),
+      },
+      connections: {
+        recipients: async () => ['c1'],
+        follow: async () => true,
+        remove: async () => undefined,
+        batching: async () => options.batching ?? true,
+      },
+      poster: {
+        post: async (_connectionId, frame) => {
+          inFlight += 1;
+          if (inFlight > 1) overlapped = true;
+          await new Promise((resolve) => setTimeout(resolve, options.postMs ?? 1));
+          inFlight -= 1;
+          const outcome = options.outcomeOf?.(frame, posts) ?? 'sent';
+          posts += 1;
+          if (outcome === 'sent') frames.push(frame);
+          return outcome;
+        },
+        close: () => undefined,
+      },
+      logger: silentLogger(),
+      maxAttempts: 1,
+    });
+    pusher.start();
+    let sequence = 0;
+    const append = (body = 'hello', sessionId = 's') => {
+      sequence += 1;
+      const timestamp = new Date().toISOString();
+      const event: ServiceEvent = {
+        id: `1000-${sequence}`,
+        event: 'message',
+        sessionId,
+        timestamp,
+        data: {
+          id: `m${sequence}`,
+          chatId: '1@c.us',
+          from: '1@c.us',
+          to: '2@c.us',
+          fromMe: false,
+          type: 'chat',
+          body,
+          timestamp,
+          ack: 'delivered',
+          sender: { id: '1@c.us', lid: null, phone: '1' },
+        },
+      };
+      log.push(event);
+      for (const listener of listeners) listener(event);
+      return event.id;
+    };
+    /** The event ids the client received, in order, batches unpacked. */
+    const ids = () =>
+      frames.flatMap((frame) => {
+        const parsed = JSON.parse(frame) as { event: string; id?: string; events?: Array<{ id: string }> };
+        if (parsed.event === 'batch') return (parsed.events ?? []).map((event) => event.id);
+        return parsed.id === undefined ? [] : [parsed.id];
+      });
+    const drain = async () => {
+      for (let waited = 0; waited < 5_000; waited += 20) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        if (inFlight === 0 && ids().length >= sequence) break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 30));
+    };
+    return { pusher, append, frames, ids, drain, overlapped: () => overlapped, expected: () => Array.from({ length: sequence }, (_, index) => `1000-${index + 1}`) };
+  }
+
+  it('sends events queued behind a post together, in order, in batch frames, never two posts at once', async () => {
+    const { append, frames, ids, drain, overlapped, expected } = batchHarness({ postMs: 5 });
+    const bySession = new Map<string, string[]>([['s', []], ['s2', []]]);
+    for (let index = 0; index < 300; index += 1) {
+      const sessionId = index % 3 === 0 ? 's2' : 's';
+      bySession.get(sessionId)?.push(append(`event ${index}`, sessionId));
+    }
+    await drain();
+    // In order within each session (sessions are dispatched independently), every event once.
+    const received = ids();
+    for (const sessionIds of bySession.values()) expect(received.filter((id) => sessionIds.includes(id))).toEqual(sessionIds);
+    expect([...received].sort(compareStreamIds)).toEqual(expected());
+    expect(overlapped()).toBe(false);
+    expect(frames.length).toBeLessThan(300);
+    for (const frame of frames) {
+      const parsed = batchFrameSchema.safeParse(JSON.parse(frame));
+      expect(parsed.success).toBe(true);
+    }
+  });
+
+  it('keeps every frame within the 32 KB batch limit, and sends an event too large for it alone (truncated at 128 KB)', async () => {
+    const { append, frames, ids, drain, expected } = batchHarness({ postMs: 5 });
+    const overhead = Buffer.byteLength(frameOfBody('')) + Buffer.byteLength('{"event":"batch","events":[]}');
+    // Bodies around the limit: one that just fits alone, one a byte over, two halves, and one over 128 KB.
+    const sizes = [10, maxBatchFrameBytes - overhead, maxBatchFrameBytes - overhead + 1, 16_000, 16_000, 200_000, 5, maxBatchFrameBytes / 2, 7];
+    for (const size of sizes) append('x'.repeat(size));
+    for (let index = 0; index < 200; index += 1) append(`small ${index}`);
+    await drain();
+    expect(ids()).toEqual(expected());
+    for (const frame of frames) {
+      const parsed = JSON.parse(frame) as { event: string; truncated?: boolean };
+      const bytes = Buffer.byteLength(frame);
+      if (parsed.event === 'batch') expect(bytes).toBeLessThanOrEqual(maxBatchFrameBytes);
+      else {
+        expect(bytes).toBeGreaterThan(maxBatchFrameBytes - Buffer.byteLength('{"event":"batch","events":[]}'));
+        expect(bytes).toBeLessThanOrEqual(maxFrameBytes);
+      }
+    }
+    const plain = frames.map((frame) => JSON.parse(frame) as { event: string; truncated?: boolean }).filter((frame) => frame.event !== 'batch');
+    expect(plain).toHaveLength(2);
+    expect(plain.filter((frame) => frame.truncated === true)).toHaveLength(1);
+    // The one that just fits alone went in a batch of its own.
+    const justFits = frames.find((frame) => frame.includes('"1000-2"'));
+    expect(justFits?.startsWith('{"event":"batch"')).toBe(true);
+  });
+
+  it('replays batched, with `resumed` after, and neither loses nor repeats an event across the resume', async () => {
+    // One live batch fails (the client was briefly unreachable); the client resumes after the last event it has before
+    // the hole, and the replay sends the hole only, batched (what came after the hole was sent and is remembered).
+    const failed = new Set<string>();
+    const failOnce = (frame: string, marker: string) => {
+      if (!frame.includes(marker) || failed.has(marker)) return false;
+      failed.add(marker);
+      return true;
+    };
+    const { pusher, append, frames, ids, drain, expected } = batchHarness({
+      postMs: 2,
+      outcomeOf: (frame) => (failOnce(frame, '"live 35"') ? 'failed' : 'sent'),
+    });
+    for (let index = 0; index < 100; index += 1) {
+      append(`live ${index}`);
+      if (index % 10 === 9) await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await drain();
+    expect(failed.size).toBe(1);
+    const before = ids();
+    expect(before.length).toBeLessThan(100);
+    const lastBeforeHole = before.find((_id, index) => before[index + 1] !== `1000-${index + 2}`) ?? '0-0';
+    const resumeAt = frames.length;
+    const resumed = pusher.resume('c1', 's', lastBeforeHole);
+    for (let index = 0; index < 50; index += 1) append(`during ${index}`);
+    const outcome = await resumed;
+    await drain();
+    expect(outcome.replayed).toBeGreaterThan(0);
+    const all = ids();
+    expect(new Set(all).size).toBe(all.length);
+    expect([...all].sort(compareStreamIds)).toEqual(expected());
+    const after = frames.slice(resumeAt).map((frame) => JSON.parse(frame) as { event: string; events?: unknown[] });
+    const resumedAt = after.findIndex((frame) => frame.event === 'resumed');
+    expect(resumedAt).toBeGreaterThan(0);
+    expect(after.slice(0, resumedAt).every((frame) => frame.event === 'batch')).toBe(true);
+    const replayedInFrames = after.slice(0, resumedAt).reduce((sum, frame) => sum + (frame.events?.length ?? 0), 0);
+    expect(replayedInFrames).toBe(outcome.replayed);
+    // The hole, and the events raised while the resume was queued (read from the log, not sent again live).
+    expect(outcome.replayed).toBe(100 - before.length + 50);
+    expect(resumedAt).toBeLessThanOrEqual(outcome.replayed);
+  });
+
+  it('keeps one event per frame for a connection that did not ask for batching', async () => {
+    const { append, frames, ids, drain, expected } = batchHarness({ batching: false, postMs: 3 });
+    for (let index = 0; index < 40; index += 1) append(`event ${index}`);
+    await drain();
+    expect(ids()).toEqual(expected());
+    expect(frames).toHaveLength(40);
+    expect(frames.every((frame) => (JSON.parse(frame) as { event: string }).event === 'message')).toBe(true);
+  });
+});
+
+/** The frame of a message event with this body, as the batch harness raises it (for size arithmetic). */
+function frameOfBody(body: string): string {
+  const timestamp = new Date().toISOString();
+  return frameOf({
+    id: '1000-2',
+    event: 'message',
+    sessionId: 's',
+    timestamp,
+    data: {
+      id: 'm2',
+      chatId: '1@c.us',
+      from: '1@c.us',
+      to: '2@c.us',
+      fromMe: false,
+      type: 'chat',
+      body,
+      timestamp,
+      ack: 'delivered',
+      sender: { id: '1@c.us', lid: null, phone: '1' },
+    },
+  });
 }
