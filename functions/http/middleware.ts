@@ -72,8 +72,9 @@ const ambiguousPath = /(?:^|\/)\.{1,2}(?:\/|$)|%2e|%2f|%5c|\\/i;
  * Refuses, before routing, what would be read another way than it was sent:
  * - a path with `.`/`..` segments or encoded slashes or dots (`DELETE /api/sessions/zzz/../X` is not a request about
  *   `X`): 404. URL parsers (ours and serverless offline's) resolve such paths before the route is found, so this
- *   looks at every form the Lambda event keeps (`rawPath`, `path`, `pathParameters`, which serverless offline fills
- *   with the path as sent);
+ *   looks at every form the Lambda event keeps (`rawPath`, `path`, `pathParameters`). serverless offline
+ *   resolves `..` and `%2e%2e` (WHATWG URL rules) before it builds the event, so on the local twin only the encoded
+ *   slash forms reach us as sent (docs/api.md, "Security");
  * - an empty `Idempotency-Key` header (hono/aws-lambda drops empty headers, which made it look absent): 400.
  */
 export function requestShapeCheck(): MiddlewareHandler<ApiEnv> {

@@ -221,7 +221,8 @@ export class WebjsOperations {
     if (typeof code !== 'string' || !/^[A-Za-z0-9]{4}-?[A-Za-z0-9]{4}$/.test(code)) {
       throw new ServiceError('INTERNAL', `WhatsApp Web answered a pairing code this engine does not understand: ${String(code)}`);
     }
-    this.session.log.info({ phone }, 'pairing code issued');
+    // The number is the account's own: only its last two digits are logged (issue 15: no phone numbers in logs).
+    this.session.log.info({ phone: maskedPhone(phone) }, 'pairing code issued');
     return formatPairingCode(code);
   }
 }
@@ -234,4 +235,10 @@ function serializedId(id: unknown): string {
     if (typeof inner === 'string') return inner;
   }
   return '';
+}
+
+/** A phone number fit for a log line: all but its last two digits masked (`…••••67`). */
+export function maskedPhone(phone: string): string {
+  const digits = phone.replace(/\D/g, '');
+  return digits.length <= 2 ? '••' : `${'•'.repeat(Math.min(digits.length - 2, 13))}${digits.slice(-2)}`;
 }
