@@ -20,8 +20,11 @@ export interface SessionHostConfig {
   qrMaxRotations: number;
   events: { maxLength: number; retentionMs: number };
   wsManagementEndpoint: string;
-  /** The health endpoint (GET /health); 0 = none. HEALTH_HOST: where it listens. */
-  health: { port: number; host: string };
+  /**
+   * The health endpoint (GET /health); 0 = none. HEALTH_HOST: where it listens. Its details (host id, engine,
+   * sessions, the problem) only with HEALTH_DETAILS=true (a private port) or the header `x-health-token: HEALTH_TOKEN`.
+   */
+  health: HealthAccess & { port: number; host: string };
   simulator: { autoScanMs: number; qrRotateMs: number; readAfterMs: number };
   /**
    * Webhook deliveries: how long one event is retried before it is `dead`, whether private and `http://` targets
@@ -59,6 +62,7 @@ export function readSessionHostConfig(env: Record<string, string | undefined> = 
     health: {
       port: read.integer('HEALTH_PORT', 0, { min: 0, max: 65_535 }),
       host: read.string('HEALTH_HOST', '127.0.0.1'),
+      ...healthAccessOf(read),
     },
     simulator: {
       autoScanMs: read.integer('SIMULATOR_AUTO_SCAN_MS', 0, { min: 0, max: 3_600_000 }),
@@ -83,4 +87,20 @@ export function readSessionHostConfig(env: Record<string, string | undefined> = 
   }
   read.done();
   return config;
+}
+
+/** Who may read the health endpoint's details and the metrics (session-host/health-server.ts). */
+export interface HealthAccess {
+  /** Every caller gets the details: for a port only the operator's network reaches. */
+  details: boolean;
+  /** Callers that send `x-health-token: <token>` get the details (and /metrics, once a token is set). */
+  token: string | undefined;
+}
+
+/** HEALTH_DETAILS (`true`/`false`, default false) and HEALTH_TOKEN (at least 16 characters), read by `reader`. */
+export function healthAccessOf(reader: EnvReader = new EnvReader()): HealthAccess {
+  const details = reader.oneOf('HEALTH_DETAILS', ['true', 'false'], 'false') === 'true';
+  const token = reader.optionalString('HEALTH_TOKEN');
+  if (token !== undefined && token.length < 16) reader.problem('HEALTH_TOKEN: expected at least 16 characters');
+  return { details, token };
 }
