@@ -15,6 +15,7 @@ export const errorCodes = [
   'PHONE_IN_USE',
   'PAIRING_CODE_MISMATCH',
   'CONTACT_NOT_FOUND',
+  'WEBHOOK_NOT_FOUND',
   'RECIPIENT_NOT_ON_WHATSAPP',
   'NOT_SUPPORTED_BY_ENGINE',
   'SEND_OUTCOME_UNKNOWN',
@@ -43,6 +44,7 @@ const httpStatusByCode: Record<ErrorCode, number> = {
   PHONE_IN_USE: 409,
   PAIRING_CODE_MISMATCH: 409,
   CONTACT_NOT_FOUND: 404,
+  WEBHOOK_NOT_FOUND: 404,
   RECIPIENT_NOT_ON_WHATSAPP: 422,
   NOT_SUPPORTED_BY_ENGINE: 422,
   // WhatsApp may have taken the message: the caller must not resend blindly (an Idempotency-Key retry never sends).

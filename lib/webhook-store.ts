@@ -70,7 +70,7 @@ const maxStreamSeq = '18446744073709551615';
 export class WebhookNotFoundError extends ServiceError {
   override readonly name = 'WebhookNotFoundError';
   constructor(webhookId: string) {
-    super('NOT_FOUND', `No webhook '${webhookId}'.`, { details: { webhookId } });
+    super('WEBHOOK_NOT_FOUND', `No webhook '${webhookId}'.`, { details: { webhookId } });
   }
 }
 

@@ -157,7 +157,9 @@ export class HostRegistry {
     const { subscriber, keys } = this.options;
     if (subscriber !== undefined) {
       subscriber.on('message', (channel: string, goneHostId: string) => {
-        if (channel === keys.hostChanges && goneHostId !== this.options.hostId) void this.look();
+        // A host withdrew, or handed a session over: look at the hosts, and sweep either way (a handover leaves an
+        // orphan without changing which hosts are live).
+        if (channel === keys.hostChanges && goneHostId !== this.options.hostId) void this.look().then(() => (this.withheldFor === null ? this.requestSweep() : undefined));
       });
       await subscriber.subscribe(keys.hostChanges);
     }

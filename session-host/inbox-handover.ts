@@ -31,7 +31,9 @@ export async function handOverInbox(
   const inbox = keys.hostInbox(goneHostId);
   const counts = { forwarded: 0, refused: 0, dropped: 0 };
   for (;;) {
-    const raw = await redis.rpop(inbox);
+    // Newest first, each pushed onto the end the new owner takes first: the oldest ends up taken first, so the gone
+    // host's commands keep their order (and go before anything sent to the new owner since).
+    const raw = await redis.lpop(inbox);
     if (raw === null) break;
     let envelope: CommandEnvelope;
     try {

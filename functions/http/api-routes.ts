@@ -88,6 +88,7 @@ const whenByCode: Record<ErrorCode, string> = {
   PHONE_IN_USE: 'the number belongs to another simulated session',
   PAIRING_CODE_MISMATCH: 'not the code the session showed (or none was asked)',
   CONTACT_NOT_FOUND: 'WhatsApp knows nothing of that id',
+  WEBHOOK_NOT_FOUND: 'no webhook with this id',
   RECIPIENT_NOT_ON_WHATSAPP: 'the phone number is not on WhatsApp; nothing was sent; `details.chatId`',
   NOT_SUPPORTED_BY_ENGINE: "the session's engine cannot do this",
   SEND_OUTCOME_UNKNOWN:
@@ -540,7 +541,7 @@ export const apiRoutes = {
     tags: ['Webhooks'],
     summary: 'One webhook',
     request: { params: webhookParams },
-    responses: { 200: json('The webhook.', webhookResponseSchema), ...errors({ 400: ['VALIDATION_FAILED'], 404: ['NOT_FOUND'] }) },
+    responses: { 200: json('The webhook.', webhookResponseSchema), ...errors({ 400: ['VALIDATION_FAILED'], 404: ['WEBHOOK_NOT_FOUND'] }) },
   }),
   deleteWebhook: createRoute({
     operationId: 'deleteWebhook',
@@ -549,7 +550,7 @@ export const apiRoutes = {
     tags: ['Webhooks'],
     summary: 'Stop and forget a webhook (deliveries stop at once)',
     request: { params: webhookParams, body: jsonBody(emptyBodySchema, false) },
-    responses: { 200: json('The webhook as it was.', webhookResponseSchema), ...errors({ ...bodyErrors, 404: ['NOT_FOUND'] }) },
+    responses: { 200: json('The webhook as it was.', webhookResponseSchema), ...errors({ ...bodyErrors, 404: ['WEBHOOK_NOT_FOUND'] }) },
   }),
   listWebhookDeliveries: createRoute({
     operationId: 'listWebhookDeliveries',
@@ -558,7 +559,7 @@ export const apiRoutes = {
     tags: ['Webhooks'],
     summary: 'The latest deliveries of a webhook, newest first, optionally of one status',
     request: { params: webhookParams, query: deliveriesQuerySchema },
-    responses: { 200: json('The deliveries.', deliveriesResponseSchema), ...errors({ 400: ['VALIDATION_FAILED'], 404: ['NOT_FOUND'] }) },
+    responses: { 200: json('The deliveries.', deliveriesResponseSchema), ...errors({ 400: ['VALIDATION_FAILED'], 404: ['WEBHOOK_NOT_FOUND'] }) },
   }),
   replayWebhook: createRoute({
     operationId: 'replayWebhook',
@@ -569,7 +570,7 @@ export const apiRoutes = {
     request: { params: webhookParams, body: jsonBody(replayWebhookBodySchema, true) },
     responses: {
       202: json('How many events were queued for delivery.', replayResponseSchema),
-      ...errors({ ...bodyErrors, 404: ['NOT_FOUND', 'SESSION_NOT_FOUND'] }),
+      ...errors({ ...bodyErrors, 404: ['WEBHOOK_NOT_FOUND', 'SESSION_NOT_FOUND'] }),
     },
   }),
 };

@@ -61,7 +61,7 @@ interface ManagedSession {
 export class SessionManager {
   private readonly sessions = new Map<string, ManagedSession>();
   /** Sessions being adopted or deleted: a sweep must not adopt them meanwhile. */
-  private readonly busy = new Set<string>();
+  private readonly busy = new BusyIds();
   /** Set by stopAll: from then on nothing is adopted. */
   private closing = false;
   private readonly engine: Engine;
@@ -106,7 +106,7 @@ export class SessionManager {
   async adopt(sessionId: string): Promise<boolean> {
     if (this.sessions.has(sessionId)) return true;
     if (this.closing || this.busy.has(sessionId)) return false;
-    this.busy.add(sessionId);
+    this.busy.enter(sessionId);
     try {
       // The engine first: a host must never take a session it cannot run (the right host could then not adopt it).
       const stored = await this.store.get(sessionId);
@@ -121,7 +121,7 @@ export class SessionManager {
       await this.startEngine(managed);
       return true;
     } finally {
-      this.busy.delete(sessionId);
+      this.busy.leave(sessionId);
     }
   }
 
@@ -131,14 +131,14 @@ export class SessionManager {
     managed.active = false;
     this.sessions.delete(sessionId);
     // Until its record is gone, a sweep would see an owned session missing here and adopt it again.
-    this.busy.add(sessionId);
+    this.busy.enter(sessionId);
     try {
       await managed.lifecycle;
       await this.bounded(managed, 'logout', () => managed.engineSession.logout());
       await managed.writes;
       await this.store.remove(sessionId);
     } finally {
-      this.busy.delete(sessionId);
+      this.busy.leave(sessionId);
     }
     managed.logger.info('session deleted');
     return asItWas;
@@ -247,7 +247,7 @@ export class SessionManager {
   async handOver(sessionId: string): Promise<boolean> {
     const managed = this.sessions.get(sessionId);
     if (managed === undefined || this.busy.has(sessionId) || this.closing) return false;
-    this.busy.add(sessionId);
+    this.busy.enter(sessionId);
     try {
       managed.active = false;
       this.sessions.delete(sessionId);
@@ -258,7 +258,7 @@ export class SessionManager {
       managed.logger.info({ disowned }, 'handed the session over to a less loaded host');
       return disowned;
     } finally {
-      this.busy.delete(sessionId);
+      this.busy.leave(sessionId);
     }
   }
 
@@ -288,7 +288,12 @@ export class SessionManager {
       sessionId: record.id,
       listener: {
         emit: (event) => this.onEngineEvent(managed, event),
-        flushed: () => managed.writes,
+        // Rejects once the session stopped here (moved, stopped, deleted): what it reported since may have been
+        // dropped, so a durable queue must keep its items for the session's next host.
+        flushed: async () => {
+          await managed.writes;
+          if (!managed.active) throw new ServiceError('SESSION_HOST_UNAVAILABLE', `Session '${record.id}' stopped running here.`);
+        },
       },
     });
     this.sessions.set(record.id, managed);
@@ -461,4 +466,23 @@ function qrNotAvailable(status: SessionStatus): ServiceError {
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Ids some step is working on (adoption, deletion, handover), counted: a delete that overlaps an adoption stays
+ * marked until both are done, so a sweep cannot adopt the session again in between.
+ */
+class BusyIds {
+  private readonly counts = new Map<string, number>();
+  enter(id: string): void {
+    this.counts.set(id, (this.counts.get(id) ?? 0) + 1);
+  }
+  leave(id: string): void {
+    const count = (this.counts.get(id) ?? 1) - 1;
+    if (count <= 0) this.counts.delete(id);
+    else this.counts.set(id, count);
+  }
+  has(id: string): boolean {
+    return this.counts.has(id);
+  }
 }

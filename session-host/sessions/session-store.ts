@@ -56,12 +56,20 @@ export class SessionStore {
     return this.redis.zrange(this.keys.sessions, 0, -1);
   }
 
-  /** Forgets a session: its record, its place in the index, its owner and its event log. */
+  /**
+   * Forgets a session: its record, its place in the index, its owner, its event log, its webhook cursors, and the
+   * mark of a webhook failing for it (else that webhook would read `failing` for ever).
+   */
   async remove(sessionId: string): Promise<void> {
     await this.redis
       .multi()
-      .del(this.keys.session(sessionId), this.keys.sessionOwner(sessionId), this.keys.events(sessionId))
+      .del(this.keys.session(sessionId), this.keys.sessionOwner(sessionId), this.keys.events(sessionId), this.keys.webhookCursors(sessionId))
       .zrem(this.keys.sessions, sessionId)
       .exec();
+    const webhookIds = await this.redis.hkeys(this.keys.webhooks);
+    if (webhookIds.length === 0) return;
+    const pipeline = this.redis.pipeline();
+    for (const webhookId of webhookIds) pipeline.hdel(this.keys.webhookFailing(webhookId), sessionId);
+    await pipeline.exec();
   }
 }

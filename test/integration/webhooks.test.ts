@@ -266,7 +266,7 @@ describe('webhook deliveries', () => {
     await append('alice', 2);
     await eventually('a few failed attempts', () => (doomed.requests.length >= 2 ? true : undefined));
     expect((await api.remove(webhook.id)).id).toBe(webhook.id);
-    await expect(api.get(webhook.id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(api.get(webhook.id)).rejects.toMatchObject({ code: 'WEBHOOK_NOT_FOUND' });
     await eventually('no pair of the deleted webhook running', () => (dispatcher.activePairs <= 1 ? true : undefined));
     const seen = doomed.requests.length;
     const later = await append('alice', 2);
@@ -291,8 +291,8 @@ describe('webhook deliveries', () => {
     const receiver = await start();
     const { webhook } = await api.create({ url: receiver.url, description: 'crm' });
     expect(JSON.stringify(await api.get(webhook.id))).not.toContain('whsec_');
-    await expect(api.get('wh_000000000000')).rejects.toMatchObject({ code: 'NOT_FOUND' });
-    await expect(api.deliveries('wh_000000000000')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(api.get('wh_000000000000')).rejects.toMatchObject({ code: 'WEBHOOK_NOT_FOUND' });
+    await expect(api.deliveries('wh_000000000000')).rejects.toMatchObject({ code: 'WEBHOOK_NOT_FOUND' });
     await expect(api.replay(webhook.id, 'nobody', '0-0')).rejects.toMatchObject({ code: 'SESSION_NOT_FOUND' });
   });
 });

@@ -17,7 +17,9 @@ export function sessionRoutes(deps: ApiDependencies) {
     .openapi(apiRoutes.listSessions, async (c) => {
       const query = c.req.valid('query');
       const after = query.cursor === undefined ? null : decodeCursor(query.cursor);
-      const page = await deps.directory.page(query.limit ?? defaultSessionsLimit, after);
+      // Part 1's answer stays whole for clients that do not page: every session when neither limit nor cursor is given.
+      const paging = query.limit !== undefined || query.cursor !== undefined;
+      const page = await deps.directory.page(paging ? (query.limit ?? defaultSessionsLimit) : Number.MAX_SAFE_INTEGER, after);
       const engines = await liveEnginesFor(deps, page.entries);
       return c.json(
         { sessions: page.entries.map((entry) => presentSession(entry, engines)), nextCursor: page.next === null ? null : encodeCursor(page.next) },
@@ -83,7 +85,9 @@ export function sessionRoutes(deps: ApiDependencies) {
       let entry = await findSession(deps, sessionId);
       // A session of an engine no live host runs cannot be logged out: remove its record and event log here instead
       // of answering 503 for ever. Its login data stays in the DATA_DIR of the hosts that ran it (docs/api.md).
-      const engines = await liveEnginesFor(deps, [entry]);
+      // Only for another engine than this deployment's: a session of its own engine whose hosts are all down for a
+      // moment (a restart) waits for them (503), so that it is logged out and its data removed as the contract says.
+      const engines = entry.record.engine === deps.config.engine ? undefined : await liveEnginesFor(deps, [entry]);
       if (engines !== undefined && !engines.has(entry.record.engine) && deps.directory.removeUnowned !== undefined) {
         const removed = await deps.directory.removeUnowned(sessionId);
         if (removed.outcome === 'missing') throw new SessionNotFoundError(sessionId);
