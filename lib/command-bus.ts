@@ -22,6 +22,22 @@ import { ServiceError } from '../contract/errors.js';
 import type { RedisKeys } from '../contract/redis-keys.js';
 import type { Logger } from './logger.js';
 import { whenRedisReady, type Redis } from './redis.js';
+import { routeCommandScript } from './redis-scripts.js';
+
+/**
+ * Why `requestSession` did not send its command (nothing was pushed): no such session, no live host holds it, or it
+ * is not in the status asked. `record` is the session's stored record (JSON), for the caller's error.
+ */
+export class CommandNotRouted extends Error {
+  override readonly name = 'CommandNotRouted';
+  constructor(
+    readonly reason: 'not-found' | 'no-live-owner' | 'wrong-status',
+    readonly sessionId: string,
+    readonly record: string | null,
+  ) {
+    super(`command for session '${sessionId}' not routed: ${reason}`);
+  }
+}
 
 interface PendingRequest {
   type: CommandType;
@@ -85,6 +101,17 @@ export class CommandBus {
     timeoutMs: number,
     traceId?: string,
   ): Promise<CommandResult<T>> {
+    return this.send(target.sessionId, command, timeoutMs, traceId, (envelope) => this.push(target.hostId, envelope));
+  }
+
+  /** Waits for the reply to a command that `deliver` pushes; a `CommandNotRouted` from `deliver` is passed on as is. */
+  private async send<T extends CommandType>(
+    sessionId: string,
+    command: CommandOf<T>,
+    timeoutMs: number,
+    traceId: string | undefined,
+    deliver: (envelope: CommandEnvelope) => Promise<void>,
+  ): Promise<CommandResult<T>> {
     if (this.closed) throw new ServiceError('SERVICE_UNAVAILABLE', 'The command bus is closed.');
     await this.ensureSubscribed();
     // The subscription is made once, but the connection may have dropped since (a thawed Lambda): wait for it.
@@ -94,7 +121,7 @@ export class CommandBus {
     const envelope: CommandEnvelope = {
       v: protocolVersion,
       requestId,
-      sessionId: target.sessionId,
+      sessionId,
       deadline,
       ...(traceId === undefined ? {} : { traceId }),
       replyTo: this.channel,
@@ -113,11 +140,36 @@ export class CommandBus {
       this.pending.set(requestId, { type: command.type, resolve, reject, timer });
     });
     try {
-      await this.push(target.hostId, envelope);
+      await deliver(envelope);
     } catch (error) {
-      this.settle(requestId)?.reject(asUnavailable(error));
+      this.settle(requestId)?.reject(error instanceof CommandNotRouted ? error : asUnavailable(error));
     }
     return (await reply) as CommandResult<T>;
+  }
+
+  /**
+   * `request` to whichever live host owns `sessionId`, found and pushed to in one Redis round trip (route-command-2):
+   * rejects with `CommandNotRouted` (nothing sent) when there is no such session, no live owner, or (with
+   * `status`) the session is not in that status; else as `request`.
+   */
+  async requestSession<T extends CommandType>(
+    sessionId: string,
+    command: CommandOf<T>,
+    timeoutMs: number,
+    options: { traceId?: string; status?: string } = {},
+  ): Promise<CommandResult<T>> {
+    return this.send(sessionId, command, timeoutMs, options.traceId, async (envelope) => {
+      await whenRedisReady(this.redis, this.redisWaitMs);
+      const reply = await routeCommandScript.run(
+        this.redis,
+        [this.keys.session(sessionId), this.keys.sessionOwner(sessionId)],
+        [this.keys.host(''), this.keys.hostInbox('').slice(this.keys.host('').length), JSON.stringify(envelope), inboxTtlMs, options.status ?? ''],
+      );
+      const [outcome, value] = Array.isArray(reply) ? (reply as unknown[]) : [];
+      if (outcome === 3) return;
+      const record = typeof value === 'string' ? value : null;
+      throw new CommandNotRouted(outcome === 0 ? 'not-found' : outcome === 1 ? 'no-live-owner' : 'wrong-status', sessionId, record);
+    });
   }
 
   /** Sends a command nobody waits for (between hosts). It is dropped unrun if not taken within `ttlMs`. */

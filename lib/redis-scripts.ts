@@ -79,3 +79,6 @@ export const releaseIfOwnerScript = new RedisScript('release-if-owner-1');
 
 /** mailbox-done-2: drops delivered items from a simulated mailbox; an empty one leaves the pending set. */
 export const mailboxDoneScript = new RedisScript('mailbox-done-2');
+
+/** route-command-2: session lookup, owner liveness (and status) and the push onto the owner's inbox, in one round trip. (lib/lua/route-command-2.lua) */
+export const routeCommandScript = new RedisScript('route-command-2');

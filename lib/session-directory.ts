@@ -152,6 +152,7 @@ export class SessionDirectory {
   }
 }
 
-function parseRecord(raw: string): SessionRecord {
+/** A stored session record (JSON), validated. */
+export function parseRecord(raw: string): SessionRecord {
   return sessionRecordSchema.parse(JSON.parse(raw));
 }

@@ -1,10 +1,10 @@
 /** The narrow ports the REST API needs; the Lambda entry wires real ones, unit tests pass fakes. */
-import type { CommandBus } from '../../lib/command-bus.js';
+import { CommandNotRouted, type CommandBus } from '../../lib/command-bus.js';
 import type { Logger } from '../../lib/logger.js';
-import type { SessionDirectory, SessionEntry } from '../../lib/session-directory.js';
+import { parseRecord, type SessionDirectory, type SessionEntry } from '../../lib/session-directory.js';
 import type { WebhookStore } from '../../lib/webhook-store.js';
-import { ServiceError, SessionNotFoundError } from '../../contract/errors.js';
-import { publicSession } from '../../contract/commands.js';
+import { ServiceError, SessionNotConnectedError, SessionNotFoundError } from '../../contract/errors.js';
+import { publicSession, type CommandOf, type CommandResult, type CommandType } from '../../contract/commands.js';
 import type { Session } from '../../contract/api.js';
 import type { FunctionsConfig } from '../config.js';
 import type { IdempotencyStore } from './idempotency.js';
@@ -19,7 +19,8 @@ export interface ApiDependencies {
   ping(): Promise<boolean>;
   /** `liveEngines` and `removeUnowned`: sessions of an engine no host runs (optional so that fakes may leave them out). */
   directory: Pick<SessionDirectory, 'get' | 'page' | 'placeSession'> & Partial<Pick<SessionDirectory, 'liveEngines' | 'removeUnowned'>>;
-  bus: Pick<CommandBus, 'request'>;
+  /** `requestSession`: the one-round-trip path (`commandSession`); fakes may leave it out. */
+  bus: Pick<CommandBus, 'request'> & Partial<Pick<CommandBus, 'requestSession'>>;
   idempotency: IdempotencyStore;
   sendRateLimiter: SendRateLimiter;
   webhooks: Pick<WebhookStore, 'create' | 'list' | 'get' | 'delete' | 'deliveries' | 'replay'>;
@@ -30,6 +31,37 @@ export async function findSession(deps: ApiDependencies, sessionId: string): Pro
   const entry = await deps.directory.get(sessionId);
   if (entry === null) throw new SessionNotFoundError(sessionId);
   return entry;
+}
+
+/**
+ * A command to a session's live owner in one Redis round trip (lookup, liveness, status and push: route-command-2),
+ * with the same errors as `findSession` + `liveOwner` (+ `SESSION_NOT_CONNECTED` with `details.status` when
+ * `connected` is asked), in the same order.
+ */
+export async function commandSession<T extends CommandType>(
+  deps: ApiDependencies,
+  sessionId: string,
+  command: CommandOf<T>,
+  options: { traceId?: string; connected?: boolean } = {},
+): Promise<CommandResult<T>> {
+  if (deps.bus.requestSession === undefined) {
+    const entry = await findSession(deps, sessionId);
+    const hostId = liveOwner(entry);
+    if (options.connected === true && entry.record.status !== 'connected') throw new SessionNotConnectedError(sessionId, entry.record.status);
+    return deps.bus.request({ hostId, sessionId }, command, deps.config.commandTimeoutMs, options.traceId);
+  }
+  try {
+    return await deps.bus.requestSession(sessionId, command, deps.config.commandTimeoutMs, {
+      ...(options.traceId === undefined ? {} : { traceId: options.traceId }),
+      ...(options.connected === true ? { status: 'connected' } : {}),
+    });
+  } catch (error) {
+    if (!(error instanceof CommandNotRouted)) throw error;
+    if (error.reason === 'not-found' || error.record === null) throw new SessionNotFoundError(sessionId);
+    const record = parseRecord(error.record);
+    if (error.reason === 'no-live-owner') liveOwner({ record, ownerHostId: null });
+    throw new SessionNotConnectedError(sessionId, record.status);
+  }
 }
 
 export function liveOwner(entry: SessionEntry): string {

@@ -4,7 +4,7 @@ import { defaultMessagesLimit } from '../../../contract/api.js';
 import { SessionNotConnectedError } from '../../../contract/errors.js';
 import type { ApiEnv } from '../api-env.js';
 import { apiRoutes } from '../api-routes.js';
-import { findSession, liveOwner, type ApiDependencies } from '../dependencies.js';
+import { commandSession, findSession, liveOwner, type ApiDependencies } from '../dependencies.js';
 import { answerOf, type StoredResponse } from '../idempotency.js';
 import { validationHook } from '../validation.js';
 import { respondStored } from './shared.js';
@@ -27,15 +27,21 @@ export function messageRoutes(deps: ApiDependencies) {
       const body = c.req.valid('json');
       const idempotencyKey = c.req.valid('header')['idempotency-key'] ?? null;
       const send = async (): Promise<StoredResponse> => {
-        const target = await connectedTarget(sessionId);
-        await deps.sendRateLimiter.take(sessionId);
-        const result = await deps.bus.request(
-          target,
+        try {
+          await deps.sendRateLimiter.take(sessionId);
+        } catch (error) {
+          // Over the limit: the session's own errors (404, 503, 409) still come first, as they did before.
+          await connectedTarget(sessionId);
+          throw error;
+        }
+        // Lookup, liveness, status and push in one Redis round trip (route-command-2).
+        const result = await commandSession(
+          deps,
+          sessionId,
           idempotencyKey === null
             ? { type: 'send', chatId: body.chatId, text: body.text }
             : { type: 'send', chatId: body.chatId, text: body.text, idempotencyKey },
-          deps.config.commandTimeoutMs,
-          c.get('requestId'),
+          { traceId: c.get('requestId'), connected: true },
         );
         return { status: 201, body: result };
       };
@@ -46,32 +52,27 @@ export function messageRoutes(deps: ApiDependencies) {
       );
     })
     .openapi(apiRoutes.listChats, async (c) => {
-      const target = await connectedTarget(c.req.valid('param').sessionId);
-      return c.json(await deps.bus.request(target, { type: 'chats' }, deps.config.commandTimeoutMs, c.get('requestId')), 200);
+      const { sessionId } = c.req.valid('param');
+      return c.json(await commandSession(deps, sessionId, { type: 'chats' }, { traceId: c.get('requestId'), connected: true }), 200);
     })
     .openapi(apiRoutes.getChatMessages, async (c) => {
       const { sessionId, chatId } = c.req.valid('param');
       const query = c.req.valid('query');
-      const result = await deps.bus.request(
-        await connectedTarget(sessionId),
+      const result = await commandSession(
+        deps,
+        sessionId,
         { type: 'messages', chatId, limit: query.limit ?? defaultMessagesLimit },
-        deps.config.commandTimeoutMs,
-        c.get('requestId'),
+        { traceId: c.get('requestId'), connected: true },
       );
       return c.json(result, 200);
     })
     .openapi(apiRoutes.listContacts, async (c) => {
-      const target = await connectedTarget(c.req.valid('param').sessionId);
-      return c.json(await deps.bus.request(target, { type: 'contacts' }, deps.config.commandTimeoutMs, c.get('requestId')), 200);
+      const { sessionId } = c.req.valid('param');
+      return c.json(await commandSession(deps, sessionId, { type: 'contacts' }, { traceId: c.get('requestId'), connected: true }), 200);
     })
     .openapi(apiRoutes.getContact, async (c) => {
       const { sessionId, contactId } = c.req.valid('param');
-      const result = await deps.bus.request(
-        await connectedTarget(sessionId),
-        { type: 'contact', contactId },
-        deps.config.commandTimeoutMs,
-        c.get('requestId'),
-      );
+      const result = await commandSession(deps, sessionId, { type: 'contact', contactId }, { traceId: c.get('requestId'), connected: true });
       return c.json(result, 200);
     });
 }
