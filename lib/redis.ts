@@ -22,6 +22,36 @@ export interface RedisConnectionOptions {
   autoPipelining?: boolean;
 }
 
+/**
+ * Redis refused this client's credentials (NOAUTH: none given where Redis asks for them; WRONGPASS: wrong user or
+ * password; NOPERM: the ACL user may not run what we need). Retrying does not help: REDIS_URL must change.
+ */
+export class RedisAuthError extends Error {
+  override readonly name = 'RedisAuthError';
+  constructor(readonly reply: string) {
+    super(
+      `Redis refused this service's credentials (${reply.split(' ')[0]}): put the ACL user and password in REDIS_URL ` +
+        '(rediss://user:password@host:port, or redis://:password@host:port for requirepass).',
+    );
+  }
+}
+
+export function isRedisAuthError(error: unknown): boolean {
+  return error instanceof Error && /^(?:NOAUTH|WRONGPASS|NOPERM)\b/.test(error.message);
+}
+
+/** A Redis URL fit for a log line: no user, no password. */
+export function redactRedisUrl(url: string): string {
+  return url.replace(/\/\/[^/@]*@/, '//');
+}
+
+let authProblemReported = false;
+
+/**
+ * A Redis client for `url`: `redis://host:port`, `rediss://host:port` (TLS), with `user:password@` (an ACL user) or
+ * `:password@` (requirepass); ioredis reads all of these from the URL. The credentials never reach a log line: a
+ * refusal of them is said once on stderr, naming Redis and REDIS_URL without its secrets.
+ */
 export function createRedis(url: string, options: RedisConnectionOptions): Redis {
   const redisOptions: RedisOptions = {
     connectionName: options.name,
@@ -34,7 +64,14 @@ export function createRedis(url: string, options: RedisConnectionOptions): Redis
     // Reconnect for ever, quickly at first, at most every 2 s.
     retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 6), 2_000),
   };
-  return new Redis(url, redisOptions);
+  const redis = new Redis(url, redisOptions);
+  redis.on('error', (error: unknown) => {
+    if (!isRedisAuthError(error) || authProblemReported) return;
+    authProblemReported = true;
+    const reply = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`${new RedisAuthError(reply).message} Redis: ${redactRedisUrl(url)}\n`);
+  });
+  return redis;
 }
 
 /**
@@ -49,6 +86,12 @@ export async function whenRedisReady(redis: Redis, timeoutMs: number): Promise<v
       cleanup();
       resolve();
     };
+    // Wrong or missing credentials: say so at once instead of waiting for a Redis that will never let us in.
+    const onError = (error: unknown) => {
+      if (!isRedisAuthError(error)) return;
+      cleanup();
+      reject(new RedisAuthError(error instanceof Error ? error.message : String(error)));
+    };
     const timer = setTimeout(() => {
       cleanup();
       reject(new ServiceError('SERVICE_UNAVAILABLE', 'Redis is not reachable right now.'));
@@ -56,8 +99,10 @@ export async function whenRedisReady(redis: Redis, timeoutMs: number): Promise<v
     const cleanup = () => {
       clearTimeout(timer);
       redis.off('ready', onReady);
+      redis.off('error', onError);
     };
     redis.on('ready', onReady);
+    redis.on('error', onError);
   });
 }
 
@@ -69,6 +114,7 @@ export function isRedisUnavailableError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   return (
     error.name === 'MaxRetriesPerRequestError' ||
+    error instanceof RedisAuthError ||
     /^(?:OOM|LOADING|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|NOAUTH|WRONGPASS|NOPERM) /.test(error.message) ||
     /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Command timed out/.test(
       error.message,

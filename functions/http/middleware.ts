@@ -6,7 +6,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { maxBodyBytes } from '../../contract/api.js';
 import { httpStatusOf, ServiceError, ValidationError, type ErrorBody, type ErrorCode } from '../../contract/errors.js';
 import type { Logger } from '../../lib/logger.js';
-import { isRedisUnavailableError } from '../../lib/redis.js';
+import { isRedisUnavailableError, RedisAuthError } from '../../lib/redis.js';
 import { digestOfKey } from '../config.js';
 import type { ApiEnv } from './api-env.js';
 
@@ -190,6 +190,7 @@ export function errorResponse(c: Context<ApiEnv>, error: unknown): Response {
   const status = httpStatusOf(serviceError.code);
   // A bug is logged with its stack; an answer of the contract (a host away, a deadline, a refusal) is not a bug.
   if (serviceError.code === 'INTERNAL') logger?.error({ err: error }, 'request failed');
+  else if (error instanceof RedisAuthError) logger?.error({ reason: error.message }, 'Redis refused our credentials (REDIS_URL)');
   else if (status >= 500) logger?.warn({ code: serviceError.code, reason: serviceError.message }, 'request not served');
   else logger?.debug({ code: serviceError.code }, 'request refused');
   if (serviceError.code === 'RATE_LIMITED') {

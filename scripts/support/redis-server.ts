@@ -1,4 +1,5 @@
 /** A `redis-server` of our own on a free loopback port: what the local stack and the tests run against. */
+import { chmodSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { abortIfExited, freePort, startProcess, temporaryDirectory, waitFor, type ManagedProcess } from './processes.js';
 
@@ -16,6 +17,10 @@ export interface RedisServerOptions {
   persistIn?: string;
   /** fsync the append-only file at every write (tests of a Redis restart), not every second. */
   fsyncAlways?: boolean;
+  /** Ask clients for this password (`requirepass`): the URL then carries it, `redis://:password@…`. */
+  password?: string;
+  /** An ACL user of its own (all keys, all commands), the default user off: the URL is `redis://name:password@…`. */
+  user?: { name: string; password: string };
   /** Its output line by line (the local stack's log formatting). */
   relay?: (line: string, stream: 'stdout' | 'stderr') => void;
 }
@@ -28,14 +33,29 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     options.persistIn === undefined
       ? ['--save', '', '--appendonly', 'no']
       : ['--save', '', '--appendonly', 'yes', '--appendfsync', options.fsyncAlways === true ? 'always' : 'everysec'];
+  // Its files hold message bodies: the directory is the owner's only (0700), and what redis-server writes in it is
+  // created under umask 077 (0600), whatever the caller's umask.
+  chmodSync(directory.path, 0o700);
+  const auth = [
+    ...(options.password === undefined ? [] : ['--requirepass', options.password]),
+    ...(options.user === undefined ? [] : ['--user', options.user.name, 'on', `>${options.user.password}`, '~*', '&*', '+@all', '--user', 'default', 'off']),
+  ];
+  const redisArgs = ['--port', String(port), '--bind', '127.0.0.1', ...persistence, '--dir', directory.path, ...auth];
   const process = startProcess({
     name: `redis-server:${port}`,
-    command: 'redis-server',
-    args: ['--port', String(port), '--bind', '127.0.0.1', ...persistence, '--dir', directory.path],
+    // exec: the process is redis-server itself (same pid), so that the check below still finds its process_id.
+    command: 'sh',
+    args: ['-c', 'umask 077 && exec redis-server "$@"', 'redis-server', ...redisArgs],
     inheritOutput: options.inheritOutput ?? false,
     ...(options.relay === undefined ? {} : { relay: options.relay }),
   });
-  const url = `redis://127.0.0.1:${port}`;
+  const credentials =
+    options.user !== undefined
+      ? `${encodeURIComponent(options.user.name)}:${encodeURIComponent(options.user.password)}@`
+      : options.password !== undefined
+        ? `:${encodeURIComponent(options.password)}@`
+        : '';
+  const url = `redis://${credentials}127.0.0.1:${port}`;
   try {
     await waitFor(
       `redis-server on port ${port}`,

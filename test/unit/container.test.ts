@@ -119,6 +119,8 @@ describe('session host container', () => {
         HOST_ID: `bundle-${healthPort}`,
         DATA_DIR: data.path,
         HEALTH_PORT: String(healthPort),
+        // Loopback, the operator's own: the details (engine, host id) are asked for (issue 15).
+        HEALTH_DETAILS: 'true',
         HEALTH_HOST: '127.0.0.1',
         WS_MANAGEMENT_ENDPOINT: 'http://127.0.0.1:9',
         SHUTDOWN_TIMEOUT_MS: '5000',
