@@ -23,6 +23,8 @@ export interface FunctionsConfig {
   idempotencyTtlSeconds: number;
   /** Webhook URLs may be http:// and private addresses (local stacks and tests only). */
   webhookAllowPrivate: boolean;
+  /** Browser origins allowed to call the REST API cross-origin (CORS_ORIGINS); empty: none (the default). */
+  corsOrigins: string[];
 }
 
 export function readFunctionsConfig(env: Record<string, string | undefined> = process.env): FunctionsConfig {
@@ -42,6 +44,7 @@ export function readFunctionsConfig(env: Record<string, string | undefined> = pr
     },
     idempotencyTtlSeconds: read.integer('IDEMPOTENCY_TTL_SECONDS', 24 * 3_600, { min: 60, max: 7 * 24 * 3_600 }),
     webhookAllowPrivate: read.oneOf('WEBHOOK_ALLOW_PRIVATE', ['true', 'false'], 'false') === 'true',
+    corsOrigins: corsOriginsOf(read),
   };
   if (config.apiKeysParameter !== undefined) {
     if (!/^\/[A-Za-z0-9_./-]{1,1010}$/.test(config.apiKeysParameter)) {
@@ -87,4 +90,32 @@ export async function ssmParameterReader(region = process.env.AWS_REGION): Promi
 
 export function digestOfKey(key: string): Buffer {
   return createHash('sha256').update(key, 'utf8').digest();
+}
+
+/**
+ * CORS_ORIGINS: comma-separated origins (`https://app.example.com`, scheme, host and port only) allowed to call the
+ * REST API from a browser on another origin, or `*` for any; empty (the default): no cross-origin calls at all.
+ */
+export function corsOriginsOf(read: EnvReader): string[] {
+  const origins = read.list('CORS_ORIGINS');
+  for (const origin of origins) {
+    if (origin === '*') continue;
+    let valid = false;
+    try {
+      const parsed = new URL(origin);
+      valid = (parsed.protocol === 'https:' || parsed.protocol === 'http:') && parsed.origin === origin;
+    } catch {
+      valid = false;
+    }
+    if (!valid) read.problem(`CORS_ORIGINS: ${JSON.stringify(origin)} is not an origin (scheme://host[:port], no path) or "*"`);
+  }
+  return origins;
+}
+
+/** CORS_ORIGINS of the process environment (functions/http/app.ts, when not given); a bad value throws. */
+export function corsOriginsFromEnv(env: Record<string, string | undefined> = process.env): string[] {
+  const read = new EnvReader(env);
+  const origins = corsOriginsOf(read);
+  read.done();
+  return origins;
 }

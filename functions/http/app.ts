@@ -14,7 +14,8 @@ import type { ApiDependencies } from './dependencies.js';
 import { dashboardPageHtml, dashboardScript, webSocketUrlFor } from './dashboard/dashboard-page.js';
 import { CommandRecorder, emfEnabled, emfLine } from './emf.js';
 import { docsPageHtml, swaggerUiScript, swaggerUiStyle } from './docs/docs-page.js';
-import { apiKeyCheck, errorResponse, requestContext, requestShapeCheck } from './middleware.js';
+import { corsOriginsFromEnv } from '../config.js';
+import { apiKeyCheck, corsPolicy, errorResponse, requestContext, requestShapeCheck } from './middleware.js';
 import { buildOpenApiDocument, type OpenApiDocument } from './openapi.js';
 import { routeTableOf, type RouteTable } from './route-table.js';
 import { messageRoutes } from './routes/messages.js';
@@ -27,6 +28,8 @@ import { normaliseJsonBody, validationHook } from './validation.js';
 export interface AppOptions {
   /** Where CloudWatch embedded-metric lines go (emf.ts); default: stdout when `emfEnabled()`, else nowhere. */
   emitMetrics?: ((line: string) => void) | null;
+  /** Origins allowed cross-origin (CORS); default: CORS_ORIGINS, empty = none. */
+  corsOrigins?: readonly string[];
 }
 
 export function createApp(givenDeps: ApiDependencies, options: AppOptions = {}) {
@@ -56,6 +59,8 @@ export function createApp(givenDeps: ApiDependencies, options: AppOptions = {}) 
       }
     });
   }
+  // CORS before the key: a browser's preflight carries no key.
+  app.use('*', corsPolicy(options.corsOrigins ?? corsOriginsFromEnv()));
   app.use(
     '*',
     apiKeyCheck(deps.config.apiKeyDigests, (c) => table.find(c.req.path)?.publicMethods.has(c.req.method) === true),

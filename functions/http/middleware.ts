@@ -1,6 +1,7 @@
 /** Cross-cutting steps of the REST API: request ids, API keys, JSON bodies, and the one error envelope. */
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
+import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { maxBodyBytes } from '../../contract/api.js';
@@ -97,6 +98,22 @@ export function requestShapeCheck(): MiddlewareHandler<ApiEnv> {
     }
     return next();
   };
+}
+
+/**
+ * CORS for the configured origins only (CORS_ORIGINS): preflights answered here, before the key check (a browser
+ * sends none with them). No origin configured: no CORS header at all, so browsers on other origins cannot call.
+ */
+export function corsPolicy(origins: readonly string[]): MiddlewareHandler<ApiEnv> {
+  if (origins.length === 0) return async (_c, next) => next();
+  const any = origins.includes('*');
+  return cors({
+    origin: (origin) => (any ? '*' : origins.includes(origin) ? origin : null),
+    allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    allowHeaders: ['x-api-key', 'content-type', 'idempotency-key', 'x-request-id', 'accept'],
+    exposeHeaders: ['x-request-id', 'retry-after', 'location'],
+    maxAge: 600,
+  });
 }
 
 /**
