@@ -46,7 +46,13 @@ ENV NODE_ENV=production \
     WA_ENGINE=webjs \
     HEALTH_PORT=8080 \
     HEALTH_HOST=0.0.0.0 \
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true \
+    CHROME_NO_SANDBOX=true
+# CHROME_NO_SANDBOX=true: Chromium's sandbox (Debian's build) needs unprivileged user namespaces, which the default
+# seccomp profiles of Docker and containerd refuse to a process without CAP_SYS_ADMIN, and Fargate allows neither a custom seccomp profile nor SYS_ADMIN; the
+# host says so in its log at the first launch. Where a profile that allows them is set (docker run/compose
+# `--security-opt seccomp=<profile>`, ECS on EC2), set CHROME_NO_SANDBOX=false: the image's user 10001 then runs
+# Chromium sandboxed. docs/api.md, "Security".
 
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules

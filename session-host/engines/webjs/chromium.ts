@@ -10,6 +10,7 @@ import { lstat, readdir, readFile, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sleep } from '../../../lib/async.js';
+import { createLogger } from '../../../lib/logger.js';
 
 export const chromeCandidates = [
   '/usr/bin/chromium',
@@ -39,14 +40,46 @@ export function resolveChromePath(configured: string | undefined): string {
   return found;
 }
 
+/** Whether Chromium runs with its sandbox, and why (said once in the log, at the first launch). */
+export interface SandboxDecision {
+  sandbox: boolean;
+  reason: string;
+}
+
+/**
+ * The sandbox is on unless it cannot work: as root (Chromium refuses it), or when CHROME_NO_SANDBOX=true says the
+ * platform gives it nothing to stand on (no user namespaces, no seccomp profile that allows them: ECS on Fargate,
+ * where the image sets it; docs/api.md, "Security").
+ */
+export function sandboxDecision(env: Record<string, string | undefined> = process.env, uid: number = process.getuid?.() ?? -1): SandboxDecision {
+  if (env.CHROME_NO_SANDBOX === 'true') {
+    return { sandbox: false, reason: 'CHROME_NO_SANDBOX=true: this platform gives Chromium no user namespaces for its sandbox' };
+  }
+  if (uid === 0) return { sandbox: false, reason: 'running as root: Chromium cannot use its sandbox as root (run as a user)' };
+  return { sandbox: true, reason: 'running as a user with CHROME_NO_SANDBOX unset: Chromium uses its sandbox' };
+}
+
+let sandboxSaid = false;
+
+function sayOnce(decision: SandboxDecision): void {
+  if (sandboxSaid) return;
+  sandboxSaid = true;
+  const log = createLogger('session-host');
+  if (decision.sandbox) log.info({ chromiumSandbox: true }, decision.reason);
+  else log.warn({ chromiumSandbox: false }, `Chromium runs WITHOUT its sandbox: ${decision.reason}`);
+}
+
 /**
  * Flags for a headless Chromium in a container, on a closed network, using little memory. Each was checked to
- * start and run whatsapp-web.js on Debian's Chromium here.
+ * start and run whatsapp-web.js on Debian's Chromium here. With the sandbox on, the zygote (which sets the sandbox
+ * up) stays and so do separate renderer processes: `--no-zygote` and `--single-process` need `--no-sandbox`.
  */
-export function chromiumArgs(options: { maxOldSpaceMb: number }): string[] {
-  return [
-    // Container-safe: root needs --no-sandbox; /dev/shm is often 64 MB in containers.
-    '--no-sandbox',
+export function chromiumArgs(options: { maxOldSpaceMb: number; sandbox?: SandboxDecision }): string[] {
+  const decision = options.sandbox ?? sandboxDecision();
+  if (options.sandbox === undefined) sayOnce(decision);
+  const args = [
+    // /dev/shm is often 64 MB in containers.
+    ...(decision.sandbox ? [] : ['--no-sandbox']),
     '--disable-dev-shm-usage',
     '--disable-gpu',
     '--no-first-run',
@@ -65,8 +98,7 @@ export function chromiumArgs(options: { maxOldSpaceMb: number }): string[] {
     // Memory: browser, renderer and GPU work in one process (there is one browser per session anyway, so a crash
     // takes down no more than it would otherwise: the session restarts it); no extensions, no spare renderer, a
     // bounded JS heap, small caches. Measured here: about 78% of the default PSS for one session, 66% for three.
-    '--single-process',
-    '--no-zygote',
+    ...(decision.sandbox ? [] : ['--single-process', '--no-zygote']),
     '--disable-extensions',
     '--renderer-process-limit=1',
     '--disable-site-isolation-trials',
@@ -80,6 +112,7 @@ export function chromiumArgs(options: { maxOldSpaceMb: number }): string[] {
     '--disable-backgrounding-occluded-windows',
     '--disable-renderer-backgrounding',
   ];
+  return args;
 }
 
 const singletonFiles = ['SingletonLock', 'SingletonSocket', 'SingletonCookie'];
