@@ -201,8 +201,8 @@ runPart(async (context): Promise<PartReport> => {
       entryPoints: [path.join(projectRoot, fn.entry)],
       outdir,
       bundle: true,
-      minify: false,
-      sourcemap: true,
+      minify: true,
+      sourcemap: false,
       target: 'node22',
       platform: 'node',
       format: 'esm',
@@ -243,9 +243,23 @@ runPart(async (context): Promise<PartReport> => {
     rows,
   };
   const heaviest = results.reduce((worst, result) => (result.wall.p50 > worst.wall.p50 ? result : worst), results[0] ?? { name: '?', bytes: 0, wall: floorWall });
+  const budgetBytes = 400 * 1024;
+  const worstBytes = Math.max(...results.map((result) => result.bytes));
   const targets: TargetCheck[] = [
     {
-      target: 'Cold start: bundle size and time to first answer of each function (no numeric target)',
+      target: 'Cold start: each function ≤ 400 KB and first answer ≤ 2× a bare Node start',
+      measured:
+        results.map((result) => `${result.name.split(' ')[0]}: ${kilobytes(result.bytes, 0)}, ${ratio(result.wall.p50, floorWall.p50)}`).join('; ') +
+        `; bare Node start ${ms(floorWall.p50, 0)} ms`,
+      met: context.smoke ? null : worstBytes <= budgetBytes && heaviest.wall.p50 <= 2 * floorWall.p50,
+      limit:
+        'Minified and without source maps, every function still carries zod (about 440 KB minified: the contract\'s ' +
+        'schemas use classic zod, which @hono/zod-openapi needs for the OpenAPI document) and ioredis (about 120 KB); the ' +
+        'api function also carries the Swagger UI assets (about 630 KB) that only /api/docs serves. Meeting 400 KB needs ' +
+        'the schemas the ws functions parse in zod/mini (or no zod there) and the docs routes in a function of their own.',
+    },
+    {
+      target: 'Cold start: bundle size and time to first answer of each function',
       measured: results.map((result) => `${result.name.split(' ')[0]}: ${kilobytes(result.bytes, 0)}, ${ms(result.wall.p50, 0)} ms`).join('; '),
       met: null,
       limit:
@@ -259,8 +273,8 @@ runPart(async (context): Promise<PartReport> => {
     title: 'Cold start',
     method: [
       'Cold start: each function bundled with esbuild exactly as `serverless.yml` asks serverless-esbuild to (bundle, ' +
-        'node platform, ESM, target node22, `@aws-sdk/*` external as the Lambda runtime ships it, not minified); size of ' +
-        'the .mjs (source map not counted) and its gzip -9 size as a rough zip size. Then, per run, a fresh `node` process ' +
+        'node platform, ESM, target node22, `@aws-sdk/*` external as the Lambda runtime ships it, minified, no source ' +
+        'map); size of the .mjs and its gzip -9 size as a rough zip size. Then, per run, a fresh `node` process ' +
         'imports the bundle and invokes the handler once (api: `GET /api/sessions`; wsConnect: a `$connect` with the key; ' +
         'wsDisconnect: `$disconnect`; wsMessage: a `ping`, answered by PostToConnection to a local stub of the management ' +
         'API) against a real Redis on loopback. "Node boot" is `performance.now()` at the first line of the runner; ' +

@@ -111,6 +111,11 @@ export class EventPusher implements ResumeHandler {
   private sweeper: NodeJS.Timeout | undefined;
   /** Per session: recipient look-ups run in order within a session, in parallel across sessions. */
   private readonly dispatching = new Map<string, Promise<void>>();
+  /**
+   * Per session, while its dispatch loop runs: the events appended since its last look-up began. They share the next
+   * look-up (one SUNION for all of them), so a busy session costs one look-up per round trip, not one per event.
+   */
+  private readonly undispatched = new Map<string, ServiceEvent[]>();
   /** Per session: the id of the last event dispatched. */
   private readonly lastDispatched = new Map<string, string>();
 
@@ -120,12 +125,18 @@ export class EventPusher implements ResumeHandler {
 
   start(): void {
     this.unsubscribe ??= this.options.events.onAppended((event) => {
-      // Recipients are looked up in order within a session, so its events are queued in id order.
-      const previous = this.dispatching.get(event.sessionId) ?? Promise.resolve();
-      const current = previous.then(() => this.dispatch(event));
-      this.dispatching.set(event.sessionId, current);
-      void current.then(() => {
-        if (this.dispatching.get(event.sessionId) === current) this.dispatching.delete(event.sessionId);
+      // Recipients are looked up in order within a session, so its events are queued in id order; events appended
+      // while a look-up is in flight wait for the next one, together.
+      const waiting = this.undispatched.get(event.sessionId);
+      if (waiting !== undefined) {
+        waiting.push(event);
+        return;
+      }
+      this.undispatched.set(event.sessionId, [event]);
+      const loop = this.dispatchLoop(event.sessionId);
+      this.dispatching.set(event.sessionId, loop);
+      void loop.then(() => {
+        if (this.dispatching.get(event.sessionId) === loop) this.dispatching.delete(event.sessionId);
       });
     });
     // Connections that closed normally ($disconnect) are never heard of again here: forget them once surely gone.
@@ -197,18 +208,35 @@ export class EventPusher implements ResumeHandler {
     );
   }
 
-  private async dispatch(event: ServiceEvent): Promise<void> {
-    const previousId = this.lastDispatched.get(event.sessionId) ?? null;
-    this.lastDispatched.set(event.sessionId, event.id);
+  /** Dispatches the session's events until none is waiting: each round, all that came meanwhile, with one look-up. */
+  private async dispatchLoop(sessionId: string): Promise<void> {
+    for (;;) {
+      const events = this.undispatched.get(sessionId) ?? [];
+      if (events.length === 0) {
+        this.undispatched.delete(sessionId);
+        return;
+      }
+      this.undispatched.set(sessionId, []);
+      await this.dispatch(sessionId, events);
+    }
+  }
+
+  /** `events`: of one session, in id order. The recipients are looked up after the last of them was appended. */
+  private async dispatch(sessionId: string, events: ServiceEvent[]): Promise<void> {
+    const jobs = events.map((event) => {
+      const previousId = this.lastDispatched.get(sessionId) ?? null;
+      this.lastDispatched.set(sessionId, event.id);
+      return { kind: 'live' as const, event, previousId };
+    });
     let recipients: string[];
     try {
-      recipients = await this.options.connections.recipients(event.sessionId);
+      recipients = await this.options.connections.recipients(sessionId);
     } catch (error) {
-      this.options.logger.error({ err: error, sessionId: event.sessionId, eventId: event.id }, 'could not look up recipients');
+      this.options.logger.error({ err: error, sessionId, eventIds: events.map((event) => event.id) }, 'could not look up recipients');
       return;
     }
     for (const connectionId of recipients) {
-      this.queueOf(connectionId).jobs.push({ kind: 'live', event, previousId });
+      this.queueOf(connectionId).jobs.push(...jobs);
       this.work(connectionId);
     }
   }
