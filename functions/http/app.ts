@@ -66,7 +66,7 @@ export function createApp(givenDeps: ApiDependencies, options: AppOptions = {}) 
     apiKeyCheck(deps.config.apiKeyDigests, (c) => table.find(c.req.path)?.publicMethods.has(c.req.method) === true),
   );
   // Then, before any route: paths that mean another path (`..`, encoded slashes) and empty Idempotency-Keys.
-  app.use('*', requestShapeCheck());
+  app.use('*', requestShapeCheck((path) => table.find(path)?.path));
 
   // Routes that need no Redis come before the readiness check.
   app.openapi(apiRoutes.health, async (c) => {

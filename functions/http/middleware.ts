@@ -66,19 +66,29 @@ function eventHeaderValues(c: Context<ApiEnv>, name: string): string[] {
   return values;
 }
 
+/** The path parameter (`sessionId`) whose segment holds what `ambiguousPath` refuses, when the route is known. */
+function offendingParameter(path: string, pattern: string | undefined): string | undefined {
+  if (pattern === undefined) return undefined;
+  const segments = path.split('/');
+  const names = pattern.split('/');
+  const index = segments.findIndex((segment) => /^\.{1,2}$|%2e|%2f|%5c|\\/i.test(segment));
+  const name = index === -1 ? undefined : names[index];
+  return name !== undefined && /^\{\w+\}$/.test(name) ? name.slice(1, -1) : undefined;
+}
+
 /** `.`/`..` segments, encoded dots, slashes or backslashes, and backslashes: paths that mean another path. */
 const ambiguousPath = /(?:^|\/)\.{1,2}(?:\/|$)|%2e|%2f|%5c|\\/i;
 
 /**
  * Refuses, before routing, what would be read another way than it was sent:
  * - a path with `.`/`..` segments or encoded slashes or dots (`DELETE /api/sessions/zzz/../X` is not a request about
- *   `X`): 404. URL parsers (ours and serverless offline's) resolve such paths before the route is found, so this
+ *   `X`): 400 VALIDATION_FAILED on `(path)`, as an encoded slash in an id always was. URL parsers (ours and serverless offline's) resolve such paths before the route is found, so this
  *   looks at every form the Lambda event keeps (`rawPath`, `path`, `pathParameters`). serverless offline
  *   resolves `..` and `%2e%2e` (WHATWG URL rules) before it builds the event, so on the local twin only the encoded
  *   slash forms reach us as sent (docs/api.md, "Security");
  * - an empty `Idempotency-Key` header (hono/aws-lambda drops empty headers, which made it look absent): 400.
  */
-export function requestShapeCheck(): MiddlewareHandler<ApiEnv> {
+export function requestShapeCheck(routeOf: (path: string) => string | undefined = () => undefined): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
     const forms: string[] = [c.req.path, new URL(c.req.url).pathname];
     for (const name of ['rawPath', 'path']) {
@@ -90,7 +100,10 @@ export function requestShapeCheck(): MiddlewareHandler<ApiEnv> {
       for (const value of Object.values(parameters)) if (typeof value === 'string') forms.push(value);
     }
     if (forms.some((form) => ambiguousPath.test(form))) {
-      throw new ServiceError('NOT_FOUND', 'No such route: paths with "." or ".." segments, encoded slashes or encoded dots are refused.');
+      throw new ValidationError(
+        [{ path: offendingParameter(c.req.path, routeOf(c.req.path)) ?? '(path)', message: 'must not hold "." or ".." segments, encoded slashes, encoded dots or backslashes' }],
+        'The path is refused: it holds "." or ".." segments, encoded slashes or encoded dots.',
+      );
     }
     const idempotencyKeys = [...eventHeaderValues(c, 'idempotency-key'), ...(c.req.raw.headers.has('idempotency-key') ? [c.req.header('idempotency-key') ?? ''] : [])];
     if (idempotencyKeys.some((value) => value.trim() === '')) {

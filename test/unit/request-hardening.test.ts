@@ -91,7 +91,7 @@ async function invoke(handler: LambdaHandler, event: unknown): Promise<{ status:
 }
 
 describe('paths that mean another path', () => {
-  it('refuses ".." segments, encoded dots and encoded slashes with 404 in the envelope, and deletes nothing', async () => {
+  it('refuses ".." segments, encoded dots and encoded slashes with 400 in the envelope, and deletes nothing', async () => {
     const { app, commands } = appWith();
     const handler = handle(app);
     const cases: [string, Record<string, string> | undefined][] = [
@@ -105,8 +105,8 @@ describe('paths that mean another path', () => {
     ];
     for (const [rawPath, pathParameters] of cases) {
       const answer = await invoke(handler, v2Event('DELETE', rawPath, { 'x-api-key': key }, pathParameters));
-      expect(answer.status, rawPath).toBe(404);
-      expect(answer.body).toEqual({ error: { code: 'NOT_FOUND', message: expect.stringContaining('".."') } });
+      expect(answer.status, rawPath).toBe(400);
+      expect(answer.body).toMatchObject({ error: { code: 'VALIDATION_FAILED', message: expect.stringContaining('".."'), details: { fields: [{ path: expect.any(String) }] } } });
     }
     expect(commands).toEqual([]);
     // Without a key, still 401 first.
