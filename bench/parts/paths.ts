@@ -372,7 +372,7 @@ async function eventPath(context: PartContext, stack: BenchStack): Promise<Secti
   const single = 'bench-ev-single';
   // One client that asked for batching (`?batch=1`), at twice the rate.
   const batching = 'bench-ev-batching';
-  const batchRate = rate * 2;
+  const batchRate = Number(process.env.BENCH_BATCH_RATE ?? rate * 2); // BENCH_BATCH_RATE: while working on the benchmark
   const spread = Array.from({ length: fanOut }, (_, index) => `bench-ev-${index + 1}`);
   const broadcast = 'bench-ev-broadcast';
   context.log(`event path: creating ${spread.length + 2} simulated sessions`);
