@@ -7,6 +7,7 @@ import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Session } from '../../contract/api.js';
 import { eventually, sessionBecomes } from '../support/http-client.js';
+import { connectWebSocket, HandshakeRefused } from '../support/ws-client.js';
 import { startTestStack, type TestStack } from '../support/local-stack.js';
 
 let stack: TestStack;
@@ -62,6 +63,29 @@ describe('security findings through serverless offline', () => {
     const answer = await rawRequest('GET', '/api/sessions', [['x-api-key', `wrong,${stack.apiKey}`]]);
     expect(answer.status).toBe(401);
     expect(answer.body).toEqual({ error: { code: 'UNAUTHORIZED', message: expect.any(String) } });
+  });
+
+  it('refuses a WebSocket $connect with two keys, whichever comes last', async () => {
+    const key = stack.apiKey;
+    const cases: [string, Record<string, string>][] = [
+      [`apiKey=wrong&apiKey=${key}`, {}],
+      [`apiKey=${key}&apiKey=wrong`, {}],
+      [`apiKey=wrong`, { 'x-api-key': key }],
+      ['', { 'x-api-key': `wrong,${key}` }],
+    ];
+    for (const [query, headers] of cases) {
+      const refused = await connectWebSocket(`${stack.offline.websocketUrl}/?${query}`, headers).then(
+        async (socket) => {
+          await socket.close();
+          return undefined;
+        },
+        (error: unknown) => error,
+      );
+      expect(refused, `${query} ${JSON.stringify(headers)}`).toBeInstanceOf(HandshakeRefused);
+      expect((refused as HandshakeRefused).statusCode).toBe(401);
+    }
+    const accepted = await connectWebSocket(`${stack.offline.websocketUrl}/?apiKey=${key}`, { 'x-api-key': key });
+    await accepted.close();
   });
 
   it('refuses an empty Idempotency-Key with 400 on header.idempotency-key', async () => {
