@@ -21,7 +21,8 @@ beforeAll(async () => {
   for (const hostId of ['host-a', 'host-b']) {
     const port = await freePort();
     healthPorts.push(port);
-    await stack.startHost(hostId, { HEALTH_PORT: String(port) });
+    // Loopback: the operator's own port, so the details are asked for (issue 15).
+    await stack.startHost(hostId, { HEALTH_PORT: String(port), HEALTH_DETAILS: 'true' });
   }
   redis = new Redis(stack.redis.url);
 });

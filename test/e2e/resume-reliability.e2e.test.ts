@@ -29,7 +29,8 @@ beforeAll(async () => {
   const healthPort = await freePort();
   healthUrl = `http://127.0.0.1:${healthPort}/health`;
   // Two command slots: with replays in the command queue, two clients leaving mid-replay used to take the host down.
-  await stack.startHost('host-1', { HEALTH_PORT: String(healthPort), COMMAND_CONCURRENCY: '2' });
+  // Loopback: the operator's own port, so the details are asked for (issue 15).
+  await stack.startHost('host-1', { HEALTH_PORT: String(healthPort), HEALTH_DETAILS: 'true', COMMAND_CONCURRENCY: '2' });
   redis = new Redis(stack.redis.url);
   expect((await stack.api.request('POST', '/api/sessions', { body: { sessionId } })).status).toBe(201);
   await eventually('the QR', async () => ((await session()).status === 'qr' ? true : undefined));
