@@ -318,9 +318,9 @@ async function commandPath(context: PartContext, stack: BenchStack): Promise<Sec
 
 function limitOfRatio(worst: number): string {
   return (
-    `Worst p50 ratio ${worst.toFixed(1)}×. A send costs the handler two Redis round trips before the command (session ` +
-    'lookup script, then MULTI LPUSH+PEXPIRE) and the host its BRPOP and PUBLISH, against one push, one pop and one ' +
-    'publish for the floor; plus, per send, the Hono adapter building a web Request, zod validation of the body, the ' +
+    `Worst p50 ratio ${worst.toFixed(1)}×. A send costs the handler one Redis round trip before the command (route-command-2: ` +
+    'lookup, owner liveness, status and LPUSH+PEXPIRE in one script) and the host its BRPOP and PUBLISH, as many as ' +
+    'the floor; plus, per send, the Hono adapter building a web Request, zod validation of the body, the ' +
     'envelope and the reply, and a log line. Under concurrency the load generator, the handler, Redis and the host share ' +
     'two cores, so the ratio grows with queueing, not with Redis.'
   );
