@@ -113,6 +113,8 @@ describe('WebSocket batching end to end', () => {
     await inject(['after-1']);
     await eventually('the resumed client has after-1', async () => (eventsOf(second.frames).some((frame) => bodyOf(frame) === 'after-1') ? true : undefined), 30_000);
     await witness.waitFor((frame) => bodyOf(frame) === 'after-1', 15_000);
+    // On a slow machine the replay may start after every event was appended: then `resumed` comes after all of them.
+    await second.waitFor((frame) => frame.event === 'resumed', 15_000);
 
     const expected = eventsOf(witness.frames)
       .map((frame) => String(frame.id))
