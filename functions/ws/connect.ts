@@ -7,6 +7,7 @@ import { sessionIdSchema } from '../../contract/api.js';
 import { keyMatches } from '../http/middleware.js';
 import { getRuntime } from '../runtime.js';
 import { headerOf, type WebSocketEvent, type WebSocketResult } from './websocket-event.js';
+import { withWsMetrics } from './metrics.js';
 
 /** `$connect` events also list every value of a repeated query parameter or header (API Gateway and serverless offline). */
 export type ConnectEvent = WebSocketEvent & {
@@ -33,7 +34,7 @@ export function presentedKey(event: ConnectEvent): string | undefined {
   return values.every((value) => value === values[0]) ? values[0] : undefined;
 }
 
-export async function handler(event: ConnectEvent): Promise<WebSocketResult> {
+async function handle(event: ConnectEvent): Promise<WebSocketResult> {
   const { config, connections, logger, ready } = getRuntime();
   const connectionId = event.requestContext.connectionId;
   const log = logger.child({ connectionId, requestId: event.requestContext.requestId });
@@ -65,3 +66,6 @@ export async function handler(event: ConnectEvent): Promise<WebSocketResult> {
   log.info({ sessionId }, 'WebSocket connected');
   return { statusCode: 200 };
 }
+
+/** The Lambda entry: the handler above, measured (CloudWatch embedded metrics, functions/ws/metrics.ts). */
+export const handler = withWsMetrics<ConnectEvent>(handle);

@@ -1,8 +1,9 @@
 /** `$disconnect`: forgets the connection and its subscriptions. */
 import { getRuntime } from '../runtime.js';
 import type { WebSocketEvent, WebSocketResult } from './websocket-event.js';
+import { withWsMetrics } from './metrics.js';
 
-export async function handler(event: WebSocketEvent): Promise<WebSocketResult> {
+async function handle(event: WebSocketEvent): Promise<WebSocketResult> {
   const { connections, logger, ready } = getRuntime();
   const connectionId = event.requestContext.connectionId;
   try {
@@ -15,3 +16,6 @@ export async function handler(event: WebSocketEvent): Promise<WebSocketResult> {
   }
   return { statusCode: 200 };
 }
+
+/** The Lambda entry: the handler above, measured (CloudWatch embedded metrics, functions/ws/metrics.ts). */
+export const handler = withWsMetrics<WebSocketEvent>(handle);

@@ -18,6 +18,7 @@ import {
 import type { Logger } from '../../lib/logger.js';
 import { getRuntime, type FunctionsRuntime } from '../runtime.js';
 import type { WebSocketEvent, WebSocketResult } from './websocket-event.js';
+import { withWsMetrics } from './metrics.js';
 
 /** Far below API Gateway's 128 KB: no action of the contract is anywhere near this. */
 const maxActionBytes = 16 * 1024;
@@ -28,7 +29,7 @@ interface Subject {
   sessionId?: string;
 }
 
-export async function handler(event: WebSocketEvent): Promise<WebSocketResult> {
+async function handle(event: WebSocketEvent): Promise<WebSocketResult> {
   const runtime = getRuntime();
   const connectionId = event.requestContext.connectionId;
   const requestId = event.requestContext.requestId ?? randomUUID();
@@ -150,3 +151,6 @@ function parseAction(event: WebSocketEvent): Parsed {
 function unknownConnection(): ServiceError {
   return new ServiceError('NOT_FOUND', 'This connection is not registered (it may have expired); reconnect.');
 }
+
+/** The Lambda entry: the handler above, measured (CloudWatch embedded metrics, functions/ws/metrics.ts). */
+export const handler = withWsMetrics<WebSocketEvent>(handle);
