@@ -104,7 +104,7 @@ export type Contact = z.infer<typeof contactSchema>;
 // Chat ids
 
 const whatsAppIdPattern = /^(?:\d{5,20}@c\.us|\d{5,20}(?:-\d{1,20})?@g\.us|\d{5,20}@lid)$/;
-const phoneSeparators = /[ \u00a0().\-]/g;
+const phoneSeparators = /[ \u00a0().-]/g;
 /**
  * A phone number as people write it: an optional "+", then digits, with single separators (space, no-break space,
  * ".", "-") and parenthesised groups of digits between them; it starts with a digit (or "(") and ends with one.

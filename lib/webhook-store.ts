@@ -16,13 +16,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { sessionIdSchema } from '../contract/api.js';
 import { ServiceError, SessionNotFoundError, ValidationError } from '../contract/errors.js';
 import type { RedisKeys } from '../contract/redis-keys.js';
 import {
   deliverySchema,
-  webhookEventNameSchema,
-  webhookIdSchema,
+  webhookSchema,
   type CreateWebhookBody,
   type Delivery,
   type DeliveryStatus,
@@ -34,13 +32,7 @@ import { advanceWebhookCursorScript, recordWebhookDeliveryScript, rewindWebhookC
 import { UrlRefusedError, vetUrl, type UrlGuardOptions } from './url-guard.js';
 
 /** What the store keeps of a webhook: the public fields but `status`, the secret, and where its deliveries start. */
-export const storedWebhookSchema = z.object({
-  id: webhookIdSchema,
-  url: z.string(),
-  events: z.array(webhookEventNameSchema),
-  sessions: z.array(sessionIdSchema),
-  description: z.string().nullable(),
-  createdAt: z.string(),
+export const storedWebhookSchema = webhookSchema.omit({ status: true }).extend({
   secret: z.string().startsWith('whsec_'),
   /** Event id after which its deliveries begin, for a session it has no cursor for: the moment it was created. */
   startAfter: z.string(),

@@ -392,7 +392,6 @@ async function eventPath(context: PartContext, stack: BenchStack): Promise<Secti
     });
   };
   const measure = (frame: BenchFrame, at: number) => {
-    {
       if (frame.event === 'bench-floor' && typeof frame.t === 'number') {
         sink?.push(at - frame.t);
         received += 1;
@@ -400,7 +399,6 @@ async function eventPath(context: PartContext, stack: BenchStack): Promise<Secti
         sink?.push(at - Date.parse(frame.data.timestamp));
         received += 1;
       }
-    }
   };
 
   const incoming = (sessionId: string, sequence: number) => {

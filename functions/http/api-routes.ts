@@ -180,6 +180,14 @@ function publicErrors<const T extends ErrorTable>(table: T): ErrorResponses<Extr
 const bodyErrors = { 400: ['VALIDATION_FAILED'], 413: ['PAYLOAD_TOO_LARGE'], 415: ['UNSUPPORTED_MEDIA_TYPE'] } as const;
 /** What every command to the session host may answer. */
 const hostErrors = { 503: ['SESSION_HOST_UNAVAILABLE'], 504: ['TIMEOUT'] } as const;
+/** What a read of a connected session's WhatsApp data (chats, contacts…) can answer besides its success. */
+const connectedReadErrors = {
+  400: ['VALIDATION_FAILED'],
+  404: ['SESSION_NOT_FOUND'],
+  409: ['SESSION_NOT_CONNECTED'],
+  502: ['WHATSAPP_UNREACHABLE'],
+  ...hostErrors,
+} as const;
 
 const noKey: Array<Record<string, string[]>> = [];
 
@@ -405,13 +413,7 @@ export const apiRoutes = {
     request: { params: sessionParams },
     responses: {
       200: json('The chats.', z.object({ chats: z.array(chatSchema) })),
-      ...errors({
-        400: ['VALIDATION_FAILED'],
-        404: ['SESSION_NOT_FOUND'],
-        409: ['SESSION_NOT_CONNECTED'],
-        502: ['WHATSAPP_UNREACHABLE'],
-        ...hostErrors,
-      }),
+      ...errors(connectedReadErrors),
     },
   }),
   getChatMessages: createRoute({
@@ -426,13 +428,7 @@ export const apiRoutes = {
     },
     responses: {
       200: json('The messages.', z.object({ messages: z.array(messageSchema) })),
-      ...errors({
-        400: ['VALIDATION_FAILED'],
-        404: ['SESSION_NOT_FOUND'],
-        409: ['SESSION_NOT_CONNECTED'],
-        502: ['WHATSAPP_UNREACHABLE'],
-        ...hostErrors,
-      }),
+      ...errors(connectedReadErrors),
     },
   }),
   listContacts: createRoute({
@@ -444,13 +440,7 @@ export const apiRoutes = {
     request: { params: sessionParams },
     responses: {
       200: json('The contacts.', z.object({ contacts: z.array(contactSchema) })),
-      ...errors({
-        400: ['VALIDATION_FAILED'],
-        404: ['SESSION_NOT_FOUND'],
-        409: ['SESSION_NOT_CONNECTED'],
-        502: ['WHATSAPP_UNREACHABLE'],
-        ...hostErrors,
-      }),
+      ...errors(connectedReadErrors),
     },
   }),
   getContact: createRoute({
