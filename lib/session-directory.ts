@@ -120,9 +120,13 @@ export class SessionDirectory {
           await connection.unwatch();
           return { outcome: 'missing' };
         }
-        if (typeof owner === 'string' && (await connection.exists(this.keys.host(owner))) === 1) {
-          await connection.unwatch();
-          return { outcome: 'owned', hostId: owner };
+        if (typeof owner === 'string') {
+          // Watched too: a heartbeat that comes back between this look and the removal makes the removal fail.
+          await connection.watch(this.keys.host(owner));
+          if ((await connection.exists(this.keys.host(owner))) === 1) {
+            await connection.unwatch();
+            return { outcome: 'owned', hostId: owner };
+          }
         }
         const done = await connection
           .multi()
