@@ -132,7 +132,7 @@ describe('placement', () => {
     // had the session (503), or refused as the contract says for a session that is still starting there (409).
     for (const send of sends) {
       expect([201, 503, 409], send.text).toContain(send.status);
-      if (send.status === 409) expect(send.text).toContain('"status":"starting"');
+      if (send.status === 409) expect(send.text).toMatch(/"status":"(starting|authenticated)"/);
     }
     await sessionBecomes(stack.api, sessionId, 'connected', 30_000);
   });
