@@ -4,11 +4,11 @@
  * session, see its QR, scan it (the simulator route, as the phone), see `connected` without a reload, send a message
  * from the page, and see the event it raises in the page's live event stream.
  */
-import puppeteer, { type Browser, type Page } from 'puppeteer';
+import type { Browser, Page } from 'puppeteer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Session } from '../../contract/api.js';
-import { resolveChromePath } from '../../session-host/engines/webjs/chromium.js';
 import { startTestStack, type TestStack } from '../support/local-stack.js';
+import { launchTestBrowser, offlinePage as offlineBrowserPage } from '../support/offline-browser.js';
 
 let stack: TestStack;
 let browser: Browser | undefined;
@@ -18,11 +18,7 @@ const bobPhone = '15550100002';
 
 beforeAll(async () => {
   stack = await startTestStack({ hosts: 1 });
-  browser = await puppeteer.launch({
-    executablePath: resolveChromePath(process.env.CHROME_PATH),
-    headless: true,
-    args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic'],
-  });
+  browser = await launchTestBrowser();
 });
 
 afterAll(async () => {
@@ -31,24 +27,12 @@ afterAll(async () => {
   await stack?.stop();
 });
 
+/** A page that may reach 127.0.0.1 only, recording what it loaded, what was refused and its script errors. */
 async function offlinePage(): Promise<{ page: Page; refused: string[]; served: string[]; pageErrors: string[] }> {
-  const page = await browser!.newPage();
-  const refused: string[] = [];
-  const served: string[] = [];
+  const opened = await offlineBrowserPage(browser!);
   const pageErrors: string[] = [];
-  await page.setRequestInterception(true);
-  page.on('request', (request) => {
-    const url = new URL(request.url());
-    if (url.protocol === 'data:' || url.hostname === '127.0.0.1') {
-      served.push(url.pathname);
-      void request.continue();
-    } else {
-      refused.push(request.url());
-      void request.abort('internetdisconnected');
-    }
-  });
-  page.on('pageerror', (error) => pageErrors.push(String(error)));
-  return { page, refused, served, pageErrors };
+  opened.page.on('pageerror', (error) => pageErrors.push(String(error)));
+  return { ...opened, pageErrors };
 }
 
 describe('the dashboard in a browser, offline', () => {

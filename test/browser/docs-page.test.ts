@@ -2,21 +2,17 @@
  * GET /api/docs in a real browser (Debian's Chromium through Puppeteer) against serverless offline, with every
  * request to anything but 127.0.0.1 refused: the page must render the routes from the service alone (no CDN).
  */
-import puppeteer, { type Browser } from 'puppeteer';
+import type { Browser } from 'puppeteer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveChromePath } from '../../session-host/engines/webjs/chromium.js';
 import { startTestStack, type TestStack } from '../support/local-stack.js';
+import { launchTestBrowser, offlinePage } from '../support/offline-browser.js';
 
 let stack: TestStack;
 let browser: Browser | undefined;
 
 beforeAll(async () => {
   stack = await startTestStack({ hosts: 0 });
-  browser = await puppeteer.launch({
-    executablePath: resolveChromePath(process.env.CHROME_PATH),
-    headless: true,
-    args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic'],
-  });
+  browser = await launchTestBrowser();
 });
 
 afterAll(async () => {
@@ -27,20 +23,7 @@ afterAll(async () => {
 
 describe('the docs page in a browser, offline', () => {
   it('renders every operation from the service alone', async () => {
-    const page = await browser!.newPage();
-    const refused: string[] = [];
-    const served: string[] = [];
-    await page.setRequestInterception(true);
-    page.on('request', (request) => {
-      const url = new URL(request.url());
-      if (url.protocol === 'data:' || url.hostname === '127.0.0.1') {
-        served.push(url.pathname);
-        void request.continue();
-      } else {
-        refused.push(request.url());
-        void request.abort('internetdisconnected');
-      }
-    });
+    const { page, served, refused } = await offlinePage(browser!);
     const pageErrors: string[] = [];
     page.on('pageerror', (error) => pageErrors.push(String(error)));
 
