@@ -61,6 +61,32 @@ export const sessionSchema = z.object({
 }).meta({ id: 'Session' });
 export type Session = z.infer<typeof sessionSchema>;
 
+/**
+ * Received or sent media as events and histories carry it: metadata only (bytes never travel through Redis or in
+ * frames); `url` is the download route of this service.
+ */
+export const mediaSchema = z.object({
+  mimetype: z.string(),
+  filename: z.string().nullable(),
+  /** Bytes, where WhatsApp tells before a download. */
+  size: z.number().int().nonnegative().nullable(),
+  url: z.string().meta({ example: '/api/messages/alice/message/false_15551234567%40c.us_3EB0C0FFEE/media' }),
+}).meta({ id: 'Media' });
+export type Media = z.infer<typeof mediaSchema>;
+
+export const messageLocationSchema = z.object({
+  latitude: z.number(),
+  longitude: z.number(),
+  name: z.string().nullable(),
+  address: z.string().nullable(),
+}).meta({ id: 'Location' });
+export type MessageLocation = z.infer<typeof messageLocationSchema>;
+
+/** Where a message's media is downloaded: the route of this service, the message id percent-encoded. */
+export function mediaUrlOf(sessionId: string, messageId: string): string {
+  return `/api/messages/${sessionId}/message/${encodeURIComponent(messageId)}/media`;
+}
+
 export const messageSchema = z.object({
   id: z.string(),
   chatId: z.string(),
@@ -73,8 +99,16 @@ export const messageSchema = z.object({
   ack: ackSchema,
   /** Who wrote it; for the session's own messages, the session's account. */
   sender: identitySchema,
+  /**
+   * The three below are optional on input only, so that messages stored before they existed still parse; every
+   * answer and event carries them (null when absent).
+   */
+  /** The message this one quotes (a reply), by id. */
+  quotedMessageId: z.string().nullable().default(null),
+  media: mediaSchema.nullable().default(null),
+  location: messageLocationSchema.nullable().default(null),
 }).meta({ id: 'Message' });
-export type Message = z.infer<typeof messageSchema>;
+export type Message = z.output<typeof messageSchema>;
 
 export const chatSchema = z.object({
   id: z.string(),
@@ -187,7 +221,113 @@ export const textSchema = z
 /** Routes that take no fields: an empty body or `{}`. */
 export const emptyBodySchema = z.strictObject({});
 export const createSessionBodySchema = z.strictObject({ sessionId: sessionIdSchema.optional() });
-export const sendMessageBodySchema = z.strictObject({ chatId: chatIdSchema, text: textSchema });
+/**
+ * A message id as WhatsApp serializes it (`true_15551234567@c.us_3EB0…`, groups add `_<participant>`); in a path it
+ * is percent-encoded. Letters, digits and `@ . _ - :` only: nothing that could change the meaning of a path.
+ */
+export const messageIdSchema = z
+  .string()
+  .max(256, 'must be at most 256 characters')
+  .regex(/^(?:true|false)_[A-Za-z0-9@._:-]{1,250}$/, 'must be a message id this service gave (true_… or false_…)');
+
+export const maxMediaDataBytes = 4 * 1024 * 1024;
+/** The send route takes media inline (base64 of up to 4 MB): its body limit is larger than the others'. */
+export const maxSendBodyBytes = 6 * 1024 * 1024;
+const base64Pattern = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** Bytes that `data` decodes to (base64 without whitespace), or -1 when it is not base64. */
+export function base64DecodedLength(data: string): number {
+  if (data.length % 4 !== 0 || !base64Pattern.test(data)) return -1;
+  const padding = data.endsWith('==') ? 2 : data.endsWith('=') ? 1 : 0;
+  return (data.length / 4) * 3 - padding;
+}
+
+export const sendMediaSchema = z
+  .strictObject({
+    url: z.string().max(2048, 'must be at most 2048 characters').optional().meta({
+      description: 'Fetched by the service (http(s), no private addresses unless `MEDIA_FETCH_ALLOW_PRIVATE=true`), up to `MEDIA_MAX_BYTES`.',
+      example: 'https://example.com/cat.jpg',
+    }),
+    data: z
+      .string()
+      .max(Math.ceil(maxMediaDataBytes / 3) * 4, `must decode to at most ${maxMediaDataBytes} bytes`)
+      .optional()
+      .meta({ description: 'The file itself, base64 (no `data:` prefix), up to 4 MB decoded.' }),
+    mimetype: z
+      .string()
+      .max(128, 'must be at most 128 characters')
+      .regex(/^[A-Za-z0-9][\w.+-]*\/[A-Za-z0-9][\w.+-]*(?:;\s*[\w.+-]+=[\w.+-]+)*$/, 'must be a MIME type such as image/jpeg')
+      .meta({ example: 'image/jpeg' }),
+    filename: z.string().min(1, 'must not be empty').max(255, 'must be at most 255 characters').optional(),
+    caption: textSchema.optional(),
+    asVoice: z.boolean().optional().meta({ description: 'Audio only: send as a voice note (`ptt`).' }),
+  })
+  .superRefine((media, ctx) => {
+    if ((media.url === undefined) === (media.data === undefined)) {
+      ctx.addIssue({ code: 'custom', path: [], message: 'must have exactly one of url and data' });
+    }
+    if (media.data !== undefined) {
+      const bytes = base64DecodedLength(media.data);
+      if (bytes < 0) ctx.addIssue({ code: 'custom', path: ['data'], message: 'must be base64 (A-Z a-z 0-9 + /, padded with =)' });
+      else if (bytes === 0) ctx.addIssue({ code: 'custom', path: ['data'], message: 'must not be empty' });
+      else if (bytes > maxMediaDataBytes) ctx.addIssue({ code: 'custom', path: ['data'], message: `must decode to at most ${maxMediaDataBytes} bytes` });
+    }
+    if (media.url !== undefined && !/^https?:\/\/[^\s]+$/i.test(media.url)) {
+      ctx.addIssue({ code: 'custom', path: ['url'], message: 'must be an http(s) URL' });
+    }
+    if (media.asVoice === true && !media.mimetype.toLowerCase().startsWith('audio/')) {
+      ctx.addIssue({ code: 'custom', path: ['asVoice'], message: 'is for audio only' });
+    }
+  })
+  .meta({ id: 'SendMedia' });
+export type SendMedia = z.infer<typeof sendMediaSchema>;
+
+export const sendLocationSchema = z
+  .strictObject({
+    latitude: z.number().min(-90, 'must be from -90 to 90').max(90, 'must be from -90 to 90'),
+    longitude: z.number().min(-180, 'must be from -180 to 180').max(180, 'must be from -180 to 180'),
+    name: z.string().min(1).max(256, 'must be at most 256 characters').optional(),
+    address: z.string().min(1).max(1024, 'must be at most 1024 characters').optional(),
+  })
+  .meta({ id: 'SendLocation' });
+
+export const sendMessageBodySchema = z
+  .strictObject({
+    chatId: chatIdSchema,
+    text: textSchema.optional(),
+    media: sendMediaSchema.optional(),
+    location: sendLocationSchema.optional(),
+    replyTo: messageIdSchema.optional().meta({ description: 'Quote this message (a reply); it must be in the same chat.' }),
+    mentions: z.array(chatIdSchema).max(256, 'must name at most 256 people').optional().meta({ description: 'Groups: people to @-mention.' }),
+  })
+  .superRefine((body, ctx) => {
+    const contents = [body.text, body.media, body.location].filter((part) => part !== undefined).length;
+    if (contents !== 1) ctx.addIssue({ code: 'custom', path: [], message: 'must have exactly one of text, media and location' });
+  });
+export type SendMessageBody = z.output<typeof sendMessageBodySchema>;
+
+/** A reaction: one emoji, or `""` to remove the session's reaction. */
+export const reactionBodySchema = z.strictObject({
+  emoji: z
+    .string()
+    .max(32, 'must be one emoji')
+    .refine(isSingleEmojiOrEmpty, 'must be one emoji, or "" to remove the reaction')
+    .meta({ example: '👍' }),
+});
+export const editMessageBodySchema = z.strictObject({ text: textSchema });
+export const deleteMessageQuerySchema = z.strictObject({
+  everyone: z.enum(['true', 'false'], 'must be true or false').optional().meta({
+    description: '`true`: delete for everyone where WhatsApp allows it (own messages, recently sent), else for this session only.',
+  }),
+});
+
+/** One grapheme made of emoji code points (with joiners, variation selectors, skin tones, keycaps), or nothing. */
+export function isSingleEmojiOrEmpty(text: string): boolean {
+  if (text === '') return true;
+  if (!/^(?:\p{Extended_Pictographic}|\p{Emoji_Component}|\p{Emoji_Modifier}|\u200d|\ufe0f|\u20e3)+$/u.test(text)) return false;
+  if (!/\p{Extended_Pictographic}|\p{Regional_Indicator}|\u20e3/u.test(text)) return false;
+  return [...new Intl.Segmenter(undefined, { granularity: 'grapheme' }).segment(text)].length === 1;
+}
 export const simulatorScanBodySchema = z.strictObject({
   phone: z.string().regex(/^\d{6,15}$/, 'must be 6 to 15 digits').optional(),
 });
@@ -225,7 +365,10 @@ export const limitQuerySchema = z
   .transform(Number)
   .pipe(z.number().int().min(1, 'must be at least 1').max(500, 'must be at most 500'));
 
-export const messagesQuerySchema = z.strictObject({ limit: limitQuerySchema.optional() });
+export const messagesQuerySchema = z.strictObject({
+  limit: limitQuerySchema.optional(),
+  before: messageIdSchema.optional().meta({ description: 'Page back: the messages before this one (a `nextBefore` of an earlier page).' }),
+});
 export const defaultMessagesLimit = 50;
 
 export const sessionsQuerySchema = z.strictObject({

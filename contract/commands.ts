@@ -12,6 +12,7 @@ import {
   ackSchema,
   chatSchema,
   contactSchema,
+  messageLocationSchema,
   messageSchema,
   sessionIdSchema,
   sessionSchema,
@@ -52,6 +53,33 @@ export type SimulatedMailItem = z.infer<typeof simulatedMailItemSchema>;
 
 const sessionResult = z.object({ session: sessionSchema });
 
+/**
+ * What a send carries: a text, a location, or media by its key in the blob store (the function put the bytes there:
+ * media never travels through Redis).
+ */
+export const outgoingContentSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('text'), text: z.string() }),
+  z.object({
+    kind: z.literal('media'),
+    blobKey: z.string(),
+    mimetype: z.string(),
+    filename: z.string().nullable(),
+    caption: z.string().nullable(),
+    asVoice: z.boolean(),
+  }),
+  z.object({ kind: z.literal('location'), location: messageLocationSchema }),
+]);
+export type OutgoingContentCommand = z.infer<typeof outgoingContentSchema>;
+
+/** Media in the blob store, as the download route serves it. */
+export const storedMediaSchema = z.object({
+  blobKey: z.string(),
+  mimetype: z.string(),
+  filename: z.string().nullable(),
+  size: z.number().int().nonnegative(),
+});
+export type StoredMedia = z.infer<typeof storedMediaSchema>;
+
 /** One command of the protocol: the fields of its request (besides `type`) and what a successful reply carries. */
 function command<Request extends z.ZodRawShape, Result extends z.ZodType>(request: Request, result: Result) {
   return { request, result };
@@ -68,14 +96,27 @@ export const commands = {
   send: command(
     {
       chatId: z.string(),
-      text: z.string(),
+      content: outgoingContentSchema,
+      /** The message this one quotes. */
+      replyTo: z.string().optional(),
+      /** Chat ids to @-mention (groups). */
+      mentions: z.array(z.string()).optional(),
       /** The client's Idempotency-Key: the host sends at most once per key, even across its own crashes. */
       idempotencyKey: z.string().optional(),
     },
     z.object({ message: messageSchema }),
   ),
   chats: command({}, z.object({ chats: z.array(chatSchema) })),
-  messages: command({ chatId: z.string(), limit: z.number().int().min(1).max(500) }, z.object({ messages: z.array(messageSchema) })),
+  messages: command(
+    { chatId: z.string(), limit: z.number().int().min(1).max(500), before: z.string().optional() },
+    z.object({ messages: z.array(messageSchema), nextBefore: z.string().nullable() }),
+  ),
+  /** Puts a message's media in the blob store (if not there yet) and answers where: the function serves it from there. */
+  'media.download': command({ messageId: z.string() }, storedMediaSchema),
+  'message.react': command({ messageId: z.string(), emoji: z.string() }, z.object({})),
+  'message.edit': command({ messageId: z.string(), text: z.string() }, z.object({ message: messageSchema })),
+  'message.delete': command({ messageId: z.string(), everyone: z.boolean() }, z.object({})),
+  'chat.read': command({ chatId: z.string() }, z.object({})),
   contacts: command({}, z.object({ contacts: z.array(contactSchema) })),
   contact: command({ contactId: z.string() }, z.object({ contact: contactSchema })),
   'pairing-code': command({ phone: z.string().regex(/^\d{6,15}$/) }, z.object({ code: z.string() })),

@@ -6,16 +6,21 @@
 export const errorCodes = [
   'VALIDATION_FAILED',
   'UNAUTHORIZED',
+  'FORBIDDEN',
   'SESSION_NOT_FOUND',
   'NOT_FOUND',
   'METHOD_NOT_ALLOWED',
   'SESSION_EXISTS',
+  'LIMIT_REACHED',
   'SESSION_NOT_CONNECTED',
   'QR_NOT_AVAILABLE',
   'PHONE_IN_USE',
   'PAIRING_CODE_MISMATCH',
   'CONTACT_NOT_FOUND',
   'WEBHOOK_NOT_FOUND',
+  'MESSAGE_NOT_FOUND',
+  'MEDIA_NOT_FOUND',
+  'MESSAGE_NOT_EDITABLE',
   'RECIPIENT_NOT_ON_WHATSAPP',
   'NOT_SUPPORTED_BY_ENGINE',
   'SEND_OUTCOME_UNKNOWN',
@@ -35,16 +40,22 @@ export type ErrorCode = (typeof errorCodes)[number];
 const httpStatusByCode: Record<ErrorCode, number> = {
   VALIDATION_FAILED: 400,
   UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
   SESSION_NOT_FOUND: 404,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   SESSION_EXISTS: 409,
+  // A cap of docs/api.md "Limits" (sessions per key, subscriptions per connection…); `details.limit` says which and how many.
+  LIMIT_REACHED: 409,
   SESSION_NOT_CONNECTED: 409,
   QR_NOT_AVAILABLE: 409,
   PHONE_IN_USE: 409,
   PAIRING_CODE_MISMATCH: 409,
   CONTACT_NOT_FOUND: 404,
   WEBHOOK_NOT_FOUND: 404,
+  MESSAGE_NOT_FOUND: 404,
+  MEDIA_NOT_FOUND: 404,
+  MESSAGE_NOT_EDITABLE: 409,
   RECIPIENT_NOT_ON_WHATSAPP: 422,
   NOT_SUPPORTED_BY_ENGINE: 422,
   // WhatsApp may have taken the message: the caller must not resend blindly (an Idempotency-Key retry never sends).
@@ -131,5 +142,30 @@ export class ContactNotFoundError extends ServiceError {
   override readonly name = 'ContactNotFoundError';
   constructor(contactId: string) {
     super('CONTACT_NOT_FOUND', `WhatsApp knows nothing of ${contactId}.`, { details: { contactId } });
+  }
+}
+
+export class MessageNotFoundError extends ServiceError {
+  override readonly name = 'MessageNotFoundError';
+  constructor(messageId: string) {
+    super('MESSAGE_NOT_FOUND', 'No message with that id in this session.', { details: { messageId } });
+  }
+}
+
+export class MediaNotFoundError extends ServiceError {
+  override readonly name = 'MediaNotFoundError';
+  constructor(messageId: string, reason: 'none' | 'gone') {
+    super(
+      'MEDIA_NOT_FOUND',
+      reason === 'none' ? 'That message carries no media.' : 'WhatsApp no longer has the media of that message.',
+      { details: { messageId, reason } },
+    );
+  }
+}
+
+export class MessageNotEditableError extends ServiceError {
+  override readonly name = 'MessageNotEditableError';
+  constructor(messageId: string, reason: string) {
+    super('MESSAGE_NOT_EDITABLE', `That message cannot be edited: ${reason}.`, { details: { messageId } });
   }
 }

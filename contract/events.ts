@@ -3,7 +3,7 @@
  * capped per-session Redis stream first; the stream entry id is the event id (increasing within a session).
  */
 import { z } from 'zod';
-import { ackSchema, lastErrorSchema, meSchema, messageSchema, sessionIdSchema, sessionStatusSchema } from './api.js';
+import { ackSchema, identitySchema, lastErrorSchema, meSchema, messageSchema, sessionIdSchema, sessionStatusSchema } from './api.js';
 
 export const connectionUpdateDataSchema = z.object({
   status: sessionStatusSchema,
@@ -15,6 +15,13 @@ export const connectionUpdateDataSchema = z.object({
 });
 
 export const messageAckDataSchema = z.object({ messageId: z.string(), chatId: z.string(), ack: ackSchema });
+
+/** Someone reacted to a message of the chat (`emoji` `""`: took the reaction back). */
+export const messageReactionDataSchema = z.object({ messageId: z.string(), chatId: z.string(), sender: identitySchema, emoji: z.string() });
+/** The sender deleted a message for everyone. */
+export const messageRevokedDataSchema = z.object({ messageId: z.string(), chatId: z.string() });
+/** The sender edited a message: its new text. */
+export const messageEditedDataSchema = z.object({ messageId: z.string(), chatId: z.string(), body: z.string() });
 
 /** An event before it has an id: what the session host raises and appends to the log. */
 export const eventBodySchema = z.discriminatedUnion('event', [
@@ -31,6 +38,9 @@ export const eventBodySchema = z.discriminatedUnion('event', [
     timestamp: z.string(),
     data: messageAckDataSchema,
   }),
+  z.object({ event: z.literal('message_reaction'), sessionId: sessionIdSchema, timestamp: z.string(), data: messageReactionDataSchema }),
+  z.object({ event: z.literal('message_revoked'), sessionId: sessionIdSchema, timestamp: z.string(), data: messageRevokedDataSchema }),
+  z.object({ event: z.literal('message_edited'), sessionId: sessionIdSchema, timestamp: z.string(), data: messageEditedDataSchema }),
 ]);
 export type EventBody = z.infer<typeof eventBodySchema>;
 export type ServiceEvent = EventBody & { id: string; truncated?: true };

@@ -25,13 +25,27 @@ export function commandHandlers(sessions: SessionManager, resumer: ResumeHandler
     create: async (_command, { sessionId }) => ({ session: await sessions.create(sessionId) }),
     delete: async (_command, { sessionId }) => ({ session: await sessions.delete(sessionId) }),
     restart: async (_command, { sessionId }) => ({ session: await sessions.restart(sessionId) }),
-    send: async ({ chatId, text, idempotencyKey }, { sessionId, signal }) => ({
-      message: await sessions.send(sessionId, { chatId, text, signal }, idempotencyKey),
+    send: async ({ chatId, content, replyTo, mentions, idempotencyKey }, { sessionId, signal }) => ({
+      message: await sessions.send(sessionId, { chatId, content, replyTo, mentions, signal }, idempotencyKey),
     }),
     chats: async (_command, { sessionId, signal }) => ({ chats: await sessions.chats(sessionId, { signal }) }),
-    messages: async ({ chatId, limit }, { sessionId, signal }) => ({
-      messages: await sessions.messages(sessionId, { chatId, limit, signal }),
+    messages: ({ chatId, limit, before }, { sessionId, signal }) => sessions.messages(sessionId, { chatId, limit, before, signal }),
+    'media.download': ({ messageId }, { sessionId, signal }) => sessions.downloadMedia(sessionId, { messageId, signal }),
+    'message.react': async ({ messageId, emoji }, { sessionId, signal }) => {
+      await sessions.react(sessionId, { messageId, emoji, signal });
+      return {};
+    },
+    'message.edit': async ({ messageId, text }, { sessionId, signal }) => ({
+      message: await sessions.edit(sessionId, { messageId, text, signal }),
     }),
+    'message.delete': async ({ messageId, everyone }, { sessionId, signal }) => {
+      await sessions.revoke(sessionId, { messageId, everyone, signal });
+      return {};
+    },
+    'chat.read': async ({ chatId }, { sessionId, signal }) => {
+      await sessions.markRead(sessionId, { chatId, signal });
+      return {};
+    },
     contacts: async (_command, { sessionId, signal }) => ({ contacts: await sessions.contacts(sessionId, { signal }) }),
     contact: async ({ contactId }, { sessionId, signal }) => ({ contact: await sessions.contact(sessionId, { contactId, signal }) }),
     'pairing-code': async ({ phone }, { sessionId, signal }) => ({ code: await sessions.pairingCode(sessionId, { phone, signal }) }),

@@ -5,7 +5,7 @@
  * An engine session reports what happens through `EngineListener`; the session host turns that into session state
  * in Redis and into events. Engines never touch Redis session state or events themselves.
  */
-import type { Ack, Chat, Contact, EngineName, LastError, Me, Message, Session } from '../../contract/api.js';
+import type { Ack, Chat, Contact, EngineName, Identity, LastError, Me, Message, MessageLocation, Session } from '../../contract/api.js';
 import { ServiceError } from '../../contract/errors.js';
 
 /** The statuses an engine can report; `starting` belongs to the session host (it sets it before `start`). */
@@ -42,7 +42,13 @@ export type EngineEvent =
   /** An incoming message (never the session's own sends), reported once. */
   | { type: 'message'; message: Message }
   /** The ack of a message this session sent moved on. */
-  | ({ type: 'ack' } & EngineAck);
+  | ({ type: 'ack' } & EngineAck)
+  /** Someone (not the session itself) reacted to a message of a chat; `emoji` `""` when taken back. */
+  | { type: 'reaction'; messageId: string; chatId: string; sender: Identity; emoji: string }
+  /** The other side edited a message it had sent. */
+  | { type: 'edited'; messageId: string; chatId: string; body: string }
+  /** The other side deleted a message for everyone. */
+  | { type: 'revoked'; messageId: string; chatId: string };
 
 export interface EngineListener {
   emit(event: EngineEvent): void;
@@ -61,14 +67,64 @@ export interface CallOptions {
   signal?: AbortSignal | undefined;
 }
 
+/** Media to send: the bytes themselves (the session host took them from the blob store). */
+export interface OutgoingMedia {
+  data: Buffer;
+  mimetype: string;
+  filename: string | null;
+  caption: string | null;
+  /** Audio sent as a voice note (`ptt`). */
+  asVoice: boolean;
+}
+
+export type OutgoingContent =
+  | { kind: 'text'; text: string }
+  | { kind: 'media'; media: OutgoingMedia }
+  | { kind: 'location'; location: MessageLocation };
+
 export interface SendOptions extends CallOptions {
   chatId: string;
-  text: string;
+  content: OutgoingContent;
+  /** Quote this message of the same chat (MESSAGE_NOT_FOUND when the session does not know it). */
+  replyTo?: string | undefined;
+  /** Chat ids to @-mention. */
+  mentions?: readonly string[] | undefined;
 }
 
 export interface ListMessagesOptions extends CallOptions {
   chatId: string;
   limit: number;
+  /** Only messages older than this one (MESSAGE_NOT_FOUND when the chat has no such message). */
+  before?: string | undefined;
+}
+
+export interface MessageOptions extends CallOptions {
+  messageId: string;
+}
+
+export interface ReactOptions extends MessageOptions {
+  /** One emoji; `""` takes the session's reaction back. */
+  emoji: string;
+}
+
+export interface EditOptions extends MessageOptions {
+  text: string;
+}
+
+export interface RevokeOptions extends MessageOptions {
+  /** For everyone where WhatsApp allows it (own messages, recent enough); else, or when false, for this session only. */
+  everyone: boolean;
+}
+
+export interface ChatOptions extends CallOptions {
+  chatId: string;
+}
+
+/** A message's media as downloaded from WhatsApp. */
+export interface DownloadedMedia {
+  data: Buffer;
+  mimetype: string;
+  filename: string | null;
 }
 
 export interface GetContactOptions extends CallOptions {
@@ -108,6 +164,7 @@ export interface EngineSession {
    */
   send(options: SendOptions): Promise<Message>;
   listChats(options?: CallOptions): Promise<Chat[]>;
+  /** The newest `limit` messages of the chat (older than `before` when given), oldest first. */
   listMessages(options: ListMessagesOptions): Promise<Message[]>;
   listContacts(options?: CallOptions): Promise<Contact[]>;
   /** One person or group by phone id or LID, with both identities as far as WhatsApp tells; null when unknown. */
@@ -117,6 +174,19 @@ export interface EngineSession {
    * Typing it on that phone links the session as a scan would.
    */
   requestPairingCode?(options: PairingCodeOptions): Promise<string>;
+  /**
+   * The bytes of a message's media. MESSAGE_NOT_FOUND for an unknown message; MediaNotFoundError when it has no
+   * media or WhatsApp no longer has it.
+   */
+  downloadMedia?(options: MessageOptions): Promise<DownloadedMedia>;
+  /** Reacts to a message (or takes the reaction back); the other side gets a `message_reaction`. */
+  react?(options: ReactOptions): Promise<void>;
+  /** Edits one of the session's own text messages (MESSAGE_NOT_EDITABLE otherwise); answers it as it is now. */
+  edit?(options: EditOptions): Promise<Message>;
+  /** Deletes a message: for everyone where WhatsApp allows it, else for this session only. */
+  revoke?(options: RevokeOptions): Promise<void>;
+  /** Marks the chat read: read receipts (blue ticks) to the senders of what was unread. */
+  markRead?(options: ChatOptions): Promise<void>;
   /** The engine's own controls (see EngineControls); none for an engine that has none. */
   readonly controls?: EngineControls;
 }
@@ -125,6 +195,11 @@ export interface EngineSession {
 export const capabilities = {
   getContact: 'look up a contact',
   requestPairingCode: 'link a device by pairing code',
+  downloadMedia: 'download media',
+  react: 'react to messages',
+  edit: 'edit messages',
+  revoke: 'delete messages',
+  markRead: 'mark chats read',
 } as const satisfies { [K in keyof EngineSession]?: string };
 export type Capability = keyof typeof capabilities;
 

@@ -2,22 +2,30 @@
  * Owns the sessions of this host: opens an engine session for each, turns what the engine reports into session
  * state in Redis and into events, and runs the commands the worker hands it. One instance per host process.
  */
+import { createHash } from 'node:crypto';
 import type { Chat, Contact, Message, Session, SessionStatus } from '../../contract/api.js';
-import { publicSession, type SessionRecord } from '../../contract/commands.js';
+import { publicSession, type OutgoingContentCommand, type SessionRecord, type StoredMedia } from '../../contract/commands.js';
 import { ContactNotFoundError, ServiceError, SessionNotConnectedError, SessionNotFoundError } from '../../contract/errors.js';
+import { collectBytes, type BlobStore } from '../../lib/blob-store.js';
 import type { EventBody } from '../../contract/events.js';
 import type { Logger } from '../../lib/logger.js';
 import { abandonOnAbort } from '../../lib/async.js';
 import {
   capabilityOf,
   type CallOptions,
+  type ChatOptions,
+  type EditOptions,
   type Engine,
   type EngineSession,
   type EngineEvent,
   type EngineStatusUpdate,
   type GetContactOptions,
   type ListMessagesOptions,
+  type MessageOptions,
+  type OutgoingContent,
   type PairingCodeOptions,
+  type ReactOptions,
+  type RevokeOptions,
   type SendOptions,
 } from '../engines/engine.js';
 import type { EventLog } from '../events/event-log.js';
@@ -29,6 +37,27 @@ import type { SessionStore } from './session-store.js';
 export type SessionStorePort = Pick<SessionStore, 'create' | 'save' | 'claim' | 'get' | 'remove' | 'disown'>;
 /** Where events go (the per-session event log). */
 export type EventSink = Pick<EventLog, 'append'>;
+/** Where media bytes go and come from (never through Redis). */
+export type MediaBlobs = Pick<BlobStore, 'get' | 'put' | 'delete'>;
+
+/** A send as the command carries it: media by its key in the blob store. */
+export interface SendRequest extends CallOptions {
+  chatId: string;
+  content: OutgoingContentCommand;
+  replyTo?: string | undefined;
+  mentions?: readonly string[] | undefined;
+}
+
+/** A page of a chat's history, oldest first; `nextBefore` pages further back (null: nothing older). */
+export interface MessagePage {
+  messages: Message[];
+  nextBefore: string | null;
+}
+
+/** Media put in the blob store for a send or a download is kept this long (the local sweep, S3's lifecycle rule). */
+const defaultMediaTtlMs = 24 * 3_600_000;
+/** The most a blob taken for a send may hold: what the functions accept (MEDIA_MAX_BYTES), with room. */
+const maxOutgoingMediaBytes = 64 * 1024 * 1024;
 
 export interface SessionManagerOptions {
   engine: Engine;
@@ -36,6 +65,10 @@ export interface SessionManagerOptions {
   events: EventSink;
   /** Makes sends under an Idempotency-Key at-most-once across host crashes. */
   sendLedger?: SendLedger;
+  /** Media to send and downloaded media; without it, media sends and downloads answer NOT_SUPPORTED_BY_ENGINE. */
+  blobs?: MediaBlobs;
+  /** How long downloaded media stays in the blob store (default 24 h). */
+  mediaTtlMs?: number;
   logger: Logger;
   /** How long stopping one engine session may take before it is abandoned (its resources are the engine's). */
   stopTimeoutMs?: number;
@@ -68,6 +101,8 @@ export class SessionManager {
   private readonly store: SessionStorePort;
   private readonly events: EventSink;
   private readonly sendLedger: SendLedger | undefined;
+  private readonly blobs: MediaBlobs | undefined;
+  private readonly mediaTtlMs: number;
   private readonly logger: Logger;
   private readonly stopTimeoutMs: number;
   private readonly qrMaxRotations: number;
@@ -78,6 +113,8 @@ export class SessionManager {
     this.store = options.store;
     this.events = options.events;
     this.sendLedger = options.sendLedger;
+    this.blobs = options.blobs;
+    this.mediaTtlMs = options.mediaTtlMs ?? defaultMediaTtlMs;
     this.logger = options.logger;
     this.stopTimeoutMs = options.stopTimeoutMs ?? 15_000;
     this.qrMaxRotations = options.qrMaxRotations ?? 10;
@@ -156,11 +193,44 @@ export class SessionManager {
     return snapshot;
   }
 
-  async send(sessionId: string, options: SendOptions, idempotencyKey?: string): Promise<Message> {
+  async send(sessionId: string, request: SendRequest, idempotencyKey?: string): Promise<Message> {
     const managed = await this.requireConnected(sessionId);
-    const send = () => abandonOnAbort(managed.engineSession.send(options), options.signal, 'sending');
+    const send = async () => {
+      const options: SendOptions = {
+        chatId: request.chatId,
+        content: await this.outgoingContent(request.content),
+        replyTo: request.replyTo,
+        mentions: request.mentions,
+        signal: request.signal,
+      };
+      const message = await abandonOnAbort(managed.engineSession.send(options), request.signal, 'sending');
+      // The engine has its own copy now (WhatsApp's servers, or the simulator's store): the upload can go.
+      if (request.content.kind === 'media') {
+        this.blobs?.delete(request.content.blobKey).catch((error: unknown) => managed.logger.warn({ err: error }, 'could not remove sent media'));
+      }
+      return message;
+    };
     if (idempotencyKey === undefined || this.sendLedger === undefined) return send();
     return this.sendLedger.once(sessionId, idempotencyKey, send);
+  }
+
+  /** The command's content as the engine takes it: media read from the blob store (a gone upload is a 400). */
+  private async outgoingContent(content: OutgoingContentCommand): Promise<OutgoingContent> {
+    if (content.kind !== 'media') return content;
+    if (this.blobs === undefined) {
+      throw new ServiceError('NOT_SUPPORTED_BY_ENGINE', 'This session host has no blob store for media.', { details: { operation: 'send media' } });
+    }
+    const blob = await this.blobs.get(content.blobKey);
+    if (blob === null) {
+      throw new ServiceError('VALIDATION_FAILED', 'The media to send is no longer available; send it again.', {
+        details: { fields: [{ path: 'media', message: 'is no longer available' }] },
+      });
+    }
+    const data = await collectBytes(blob.stream, maxOutgoingMediaBytes);
+    return {
+      kind: 'media',
+      media: { data, mimetype: content.mimetype, filename: content.filename, caption: content.caption, asVoice: content.asVoice },
+    };
   }
 
   async chats(sessionId: string, options: CallOptions = {}): Promise<Chat[]> {
@@ -168,9 +238,66 @@ export class SessionManager {
     return abandonOnAbort(managed.engineSession.listChats(options), options.signal, 'listing chats');
   }
 
-  async messages(sessionId: string, options: ListMessagesOptions): Promise<Message[]> {
+  /** A page of history: one message more than asked tells whether there is an older page. */
+  async messages(sessionId: string, options: ListMessagesOptions): Promise<MessagePage> {
     const managed = await this.requireConnected(sessionId);
-    return abandonOnAbort(managed.engineSession.listMessages(options), options.signal, 'listing messages');
+    const listed = await abandonOnAbort(
+      managed.engineSession.listMessages({ ...options, limit: options.limit + 1 }),
+      options.signal,
+      'listing messages',
+    );
+    const messages = listed.length > options.limit ? listed.slice(listed.length - options.limit) : listed;
+    return { messages, nextBefore: listed.length > options.limit ? (messages[0]?.id ?? null) : null };
+  }
+
+  /**
+   * Puts a message's media in the blob store (once: a second download finds it there) and answers where it is. The
+   * key is derived from the session and message ids, so any host finds what another stored.
+   */
+  async downloadMedia(sessionId: string, options: MessageOptions): Promise<StoredMedia> {
+    const managed = await this.requireConnected(sessionId);
+    const download = capabilityOf(managed.engineSession, 'downloadMedia', this.engine.name);
+    const blobs = this.blobs;
+    if (blobs === undefined) {
+      throw new ServiceError('NOT_SUPPORTED_BY_ENGINE', 'This session host has no blob store for media.', { details: { operation: 'downloadMedia' } });
+    }
+    const blobKey = `media/${sessionId}/${createHash('sha256').update(options.messageId).digest('hex').slice(0, 40)}`;
+    const existing = await blobs.get(blobKey);
+    if (existing !== null) {
+      existing.stream.destroy();
+      return { blobKey, mimetype: existing.contentType, filename: existing.filename, size: existing.size };
+    }
+    const media = await abandonOnAbort(download(options), options.signal, 'downloading media');
+    const stored = await blobs.put(blobKey, media.data, {
+      contentType: media.mimetype,
+      ...(media.filename === null ? {} : { filename: media.filename }),
+      expiresAt: new Date(this.now().getTime() + this.mediaTtlMs),
+    });
+    return { blobKey, mimetype: media.mimetype, filename: media.filename, size: stored.size };
+  }
+
+  async react(sessionId: string, options: ReactOptions): Promise<void> {
+    const managed = await this.requireConnected(sessionId);
+    const react = capabilityOf(managed.engineSession, 'react', this.engine.name);
+    await abandonOnAbort(react(options), options.signal, 'reacting');
+  }
+
+  async edit(sessionId: string, options: EditOptions): Promise<Message> {
+    const managed = await this.requireConnected(sessionId);
+    const edit = capabilityOf(managed.engineSession, 'edit', this.engine.name);
+    return abandonOnAbort(edit(options), options.signal, 'editing');
+  }
+
+  async revoke(sessionId: string, options: RevokeOptions): Promise<void> {
+    const managed = await this.requireConnected(sessionId);
+    const revoke = capabilityOf(managed.engineSession, 'revoke', this.engine.name);
+    await abandonOnAbort(revoke(options), options.signal, 'deleting');
+  }
+
+  async markRead(sessionId: string, options: ChatOptions): Promise<void> {
+    const managed = await this.requireConnected(sessionId);
+    const markRead = capabilityOf(managed.engineSession, 'markRead', this.engine.name);
+    await abandonOnAbort(markRead(options), options.signal, 'marking read');
   }
 
   async contacts(sessionId: string, options: CallOptions = {}): Promise<Contact[]> {
@@ -331,6 +458,21 @@ export class SessionManager {
       case 'ack': {
         const { type: _type, ...ack } = event;
         this.enqueueEvent(managed, { event: 'message_ack', sessionId, timestamp, data: ack });
+        return;
+      }
+      case 'reaction': {
+        const { type: _type, ...reaction } = event;
+        this.enqueueEvent(managed, { event: 'message_reaction', sessionId, timestamp, data: reaction });
+        return;
+      }
+      case 'edited': {
+        const { type: _type, ...edited } = event;
+        this.enqueueEvent(managed, { event: 'message_edited', sessionId, timestamp, data: edited });
+        return;
+      }
+      case 'revoked': {
+        const { type: _type, ...revoked } = event;
+        this.enqueueEvent(managed, { event: 'message_revoked', sessionId, timestamp, data: revoked });
         return;
       }
       default: {

@@ -99,7 +99,7 @@ export function describeEngineContract(engineName: string, openHarness: () => Pr
 
     it('sends a text as `sent` and reports its ack moving on', async () => {
       const harness = await connected();
-      const message = messageSchema.parse(await harness.session.send({ chatId: '4930123456@c.us', text: 'hello out there' }));
+      const message = messageSchema.parse(await harness.session.send({ chatId: '4930123456@c.us', content: { kind: 'text', text: 'hello out there' } }));
       expect(message).toMatchObject({ fromMe: true, chatId: '4930123456@c.us', body: 'hello out there', type: 'chat' });
       expect(['pending', 'sent']).toContain(message.ack);
       expect(message.id).toMatch(/^true_4930123456@c\.us_\S+$/);
@@ -111,10 +111,10 @@ export function describeEngineContract(engineName: string, openHarness: () => Pr
 
     it('lists chats newest first, history oldest first within the limit, and contacts, in the contract shapes', async () => {
       const harness = await connected();
-      await harness.session.send({ chatId: '4930000001@c.us', text: 'first' });
+      await harness.session.send({ chatId: '4930000001@c.us', content: { kind: 'text', text: 'first' } });
       await harness.incoming('4930000002@c.us', 'second');
       await harness.listener.waitForMessage((message) => message.body === 'second', 10_000);
-      for (const text of ['a', 'b', 'c']) await harness.session.send({ chatId: '4930000001@c.us', text: text });
+      for (const text of ['a', 'b', 'c']) await harness.session.send({ chatId: '4930000001@c.us', content: { kind: 'text', text } });
       const chats = (await harness.session.listChats()).map((chat) => chatSchema.parse(chat));
       expect(chats[0]?.id).toBe('4930000001@c.us');
       expect(chats.map((chat) => chat.id)).toContain('4930000002@c.us');
@@ -137,7 +137,7 @@ export function describeEngineContract(engineName: string, openHarness: () => Pr
       const received = messageSchema.parse(await harness.listener.waitForMessage((message) => message.body === 'hello from a lid', 10_000));
       expect(received).toMatchObject({ fromMe: false, from: lid, chatId: lid, sender: { id: lid, lid, phone: null } });
 
-      const reply = messageSchema.parse(await harness.session.send({ chatId: lid, text: 'hello back' }));
+      const reply = messageSchema.parse(await harness.session.send({ chatId: lid, content: { kind: 'text', text: 'hello back' } }));
       expect(reply).toMatchObject({ fromMe: true, chatId: lid, body: 'hello back' });
       expect(reply.id).not.toBe('');
 
@@ -158,7 +158,7 @@ export function describeEngineContract(engineName: string, openHarness: () => Pr
     it('refuses to send to a number that is not on WhatsApp, and sends nothing', async () => {
       const harness = await connected();
       const chatId = `${harness.unregisteredNumber}@c.us`;
-      await expect(harness.session.send({ chatId: chatId, text: 'anyone there?' })).rejects.toMatchObject({ code: 'RECIPIENT_NOT_ON_WHATSAPP' });
+      await expect(harness.session.send({ chatId: chatId, content: { kind: 'text', text: 'anyone there?' } })).rejects.toMatchObject({ code: 'RECIPIENT_NOT_ON_WHATSAPP' });
       expect((await harness.session.listChats()).map((chat) => chat.id)).not.toContain(chatId);
       expect(await harness.session.listMessages({ chatId: chatId, limit: 10 })).toEqual([]);
       expect(harness.listener.acks.filter((ack) => ack.chatId === chatId)).toEqual([]);
@@ -212,7 +212,7 @@ export function describeEngineContract(engineName: string, openHarness: () => Pr
       const harness = await open();
       await harness.session.start();
       await harness.listener.waitForStatus((update) => update.status === 'qr', 20_000);
-      await expect(harness.session.send({ chatId: '4930123456@c.us', text: 'too early' })).rejects.toMatchObject({ code: 'SESSION_NOT_CONNECTED' });
+      await expect(harness.session.send({ chatId: '4930123456@c.us', content: { kind: 'text', text: 'too early' } })).rejects.toMatchObject({ code: 'SESSION_NOT_CONNECTED' });
     });
   });
 }

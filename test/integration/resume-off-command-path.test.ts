@@ -137,7 +137,7 @@ describe('command worker health', () => {
       await worker.stop(2_000);
       await bus.close();
     });
-    const send = { type: 'send', chatId: '1@c.us', text: 'x' } as const;
+    const send = { type: 'send', chatId: '1@c.us', content: { kind: 'text', text: 'x' } } as const;
     const first = bus.request({ hostId: 'host-a', sessionId: 'a' }, send, 300).catch(() => undefined);
     expect(worker.problem()).toBeNull();
     const second = bus.request({ hostId: 'host-a', sessionId: 'b' }, send, 300).catch(() => undefined);

@@ -10,7 +10,7 @@ import { useRedisServer } from '../support/redis.js';
 const redis = useRedisServer();
 
 function message(body: string): Message {
-  return { id: `true_1@c.us_${body}`, chatId: '1@c.us', from: '2@c.us', to: '1@c.us', fromMe: true, type: 'chat', body, timestamp: new Date().toISOString(), ack: 'sent', sender: { id: '2@c.us', lid: null, phone: '2' } };
+  return { id: `true_1@c.us_${body}`, chatId: '1@c.us', from: '2@c.us', to: '1@c.us', fromMe: true, type: 'chat', body, timestamp: new Date().toISOString(), ack: 'sent', sender: { id: '2@c.us', lid: null, phone: '2' }, quotedMessageId: null, media: null, location: null };
 }
 
 describe('Idempotency-Key store', () => {

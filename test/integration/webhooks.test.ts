@@ -115,6 +115,9 @@ async function setup(options: { retryForMs?: number; sessions?: string[]; timeou
                     timestamp,
                     ack: 'delivered',
                     sender: { id: '15550100002@c.us', lid: null, phone: '15550100002' },
+                    quotedMessageId: null,
+                    media: null,
+                    location: null,
                   },
                 };
         // Loudly, if the event contract grew a field this test does not fill: the log would skip the event.

@@ -9,7 +9,7 @@ function messageEvent(body: string): ServiceEvent {
     event: 'message',
     sessionId: 'alice',
     timestamp: at,
-    data: { id: 'm', chatId: '1@c.us', from: '1@c.us', to: '2@c.us', fromMe: false, type: 'chat', body, timestamp: at, ack: 'delivered', sender: { id: '1@c.us', lid: null, phone: '1' } },
+    data: { id: 'm', chatId: '1@c.us', from: '1@c.us', to: '2@c.us', fromMe: false, type: 'chat', body, timestamp: at, ack: 'delivered', sender: { id: '1@c.us', lid: null, phone: '1' }, quotedMessageId: null, media: null, location: null },
   };
 }
 

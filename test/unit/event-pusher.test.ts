@@ -342,6 +342,9 @@ describe('event pusher, batching connections', () => {
           timestamp,
           ack: 'delivered',
           sender: { id: '1@c.us', lid: null, phone: '1' },
+          quotedMessageId: null,
+          media: null,
+          location: null,
         },
       };
       log.push(event);
@@ -482,6 +485,9 @@ function frameOfBody(body: string): string {
       timestamp,
       ack: 'delivered',
       sender: { id: '1@c.us', lid: null, phone: '1' },
+      quotedMessageId: null,
+      media: null,
+      location: null,
     },
   });
 }

@@ -68,10 +68,10 @@ class FakeEngine implements Engine {
       async logout() {
         engine.log.push(`logout ${sessionId}`);
       },
-      send({ chatId, text, signal }: SendOptions): Promise<Message> {
+      send({ chatId, content, signal }: SendOptions): Promise<Message> {
         return new Promise((_resolve, reject) => {
           signal?.addEventListener('abort', () => {
-            engine.abandoned.push(text);
+            engine.abandoned.push(content.kind === 'text' ? content.text : content.kind);
             reject(signal.reason);
           });
           engine.log.push(`send ${chatId}`);
@@ -144,7 +144,7 @@ describe('SessionManager', () => {
     await settled();
     const deadline = deadlineSignal(Date.now() + 50, 'send');
     try {
-      await expect(sessions.send('a', { chatId: '1@c.us', text: 'slow', signal: deadline.signal })).rejects.toMatchObject({
+      await expect(sessions.send('a', { chatId: '1@c.us', content: { kind: 'text', text: 'slow' }, signal: deadline.signal })).rejects.toMatchObject({
         name: 'TimeoutError',
       });
     } finally {

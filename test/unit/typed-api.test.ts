@@ -86,8 +86,8 @@ describe('typed test client', () => {
     const compileOnly = () => {
       // @ts-expect-error getSession needs its sessionId
       void api.call('getSession');
-      // @ts-expect-error a send needs a text
-      void api.call('sendMessage', { params: { sessionId: 'a' }, body: { chatId: '1' } });
+      // @ts-expect-error a send needs a chatId
+      void api.call('sendMessage', { params: { sessionId: 'a' }, body: { text: 'hi' } });
       // @ts-expect-error no such route
       void api.call('nope');
       void api.call('createSession');

@@ -127,7 +127,7 @@ describe.each(BUILD_SHAPES)('webjs engine on WhatsApp Web %s (real whatsapp-web.
     expect(ids[2]).toMatch(serializedIdPattern(false, CAROL_LID));
 
     // Send: the answer says `sent`; delivered and read follow as acks.
-    const sent = await s.session.send({ chatId: ALICE, text: 'hi from the gateway' });
+    const sent = await s.session.send({ chatId: ALICE, content: { kind: 'text', text: 'hi from the gateway' } });
     expect(messageSchema.parse(sent)).toMatchObject({
       chatId: ALICE,
       to: ALICE,
@@ -183,9 +183,9 @@ describe.each(BUILD_SHAPES)('webjs engine on WhatsApp Web %s (real whatsapp-web.
     expect(byLid.sender).toEqual({ id: ALICE_LID, lid: ALICE_LID, phone: '15550100001' });
 
     // A number with no chat yet is resolved first, then the send goes out.
-    const fresh = await s.session.send({ chatId: '4915112345678@c.us', text: 'first contact' });
+    const fresh = await s.session.send({ chatId: '4915112345678@c.us', content: { kind: 'text', text: 'first contact' } });
     expect(fresh).toMatchObject({ chatId: '4915112345678@c.us', ack: 'sent' });
-    await expect(s.session.send({ chatId: '15559990042@c.us', text: 'nobody' })).rejects.toMatchObject({ code: 'RECIPIENT_NOT_ON_WHATSAPP' });
+    await expect(s.session.send({ chatId: '15559990042@c.us', content: { kind: 'text', text: 'nobody' } })).rejects.toMatchObject({ code: 'RECIPIENT_NOT_ON_WHATSAPP' });
     // What went out, as the stand-in's server side saw it (it records a send a moment after it is taken).
     await waitFor('both sends on the wire', async () => (await standinPage.status()).sent.length >= 2);
     expect((await standinPage.status()).sent.map((m) => m.to)).toEqual([ALICE, '4915112345678@c.us']);
@@ -208,7 +208,7 @@ describe.each(BUILD_SHAPES)('webjs engine on WhatsApp Web %s (real whatsapp-web.
     await s.session.stop();
     expect(chromiumOn(s.profileDir)).toEqual([]);
     expect(existsSync(s.profileDir)).toBe(true);
-    await expect(s.session.send({ chatId: ALICE, text: 'x' })).rejects.toMatchObject({ code: 'SESSION_NOT_CONNECTED' });
+    await expect(s.session.send({ chatId: ALICE, content: { kind: 'text', text: 'x' } })).rejects.toMatchObject({ code: 'SESSION_NOT_CONNECTED' });
 
     // What a crashed Chromium leaves behind.
     symlinkSync('some-other-host-99999', path.join(s.profileDir, 'SingletonLock'));
@@ -220,7 +220,7 @@ describe.each(BUILD_SHAPES)('webjs engine on WhatsApp Web %s (real whatsapp-web.
     expect(connected.me).toEqual({ id: ME, pushName: 'Tester', lid: ME_LID });
     expect(s.listener.statuses.slice(before).map((u) => u.status)).toEqual(['authenticated', 'connected']);
     // Sent and listed after the restore too.
-    const sent = await s.session.send({ chatId: ALICE, text: 'after a restart' });
+    const sent = await s.session.send({ chatId: ALICE, content: { kind: 'text', text: 'after a restart' } });
     expect(sent.id).toMatch(serializedIdPattern(true, ALICE));
     expect((await s.session.listChats())[0]).toMatchObject({ id: ALICE, lastMessage: { id: sent.id } });
   }, 60_000);
@@ -250,7 +250,7 @@ describe('webjs engine: what the id shim fixes on a July-2026 build', () => {
     // whatsapp-web.js reads `chat.lastReceivedKey._serialized`: undefined, and IndexedDB refuses it.
     await expect(s.session.listChats()).rejects.toThrow(/DataError|No key or key range/);
     // The message leaves, but the library cannot find it again: never a validation error, never "not sent".
-    await expect(s.session.send({ chatId: ALICE, text: 'sent but lost' })).rejects.toMatchObject({ code: 'SEND_OUTCOME_UNKNOWN' });
+    await expect(s.session.send({ chatId: ALICE, content: { kind: 'text', text: 'sent but lost' } })).rejects.toMatchObject({ code: 'SEND_OUTCOME_UNKNOWN' });
     await waitFor('the send on the wire', async () => (await control(s).status()).sent.length >= 1);
     expect((await control(s).status()).sent.map((m) => m.body)).toEqual(['sent but lost']);
   }, 60_000);
@@ -297,7 +297,7 @@ describe('webjs engine (real whatsapp-web.js + Chromium, stand-in WhatsApp Web)'
     expect(s.listener.statuses.slice(before).some((u) => u.status === 'qr')).toBe(false);
     expect(s.session.browserPid()).not.toBe(pid);
     // It works again.
-    const sent = await s.session.send({ chatId: ALICE, text: 'after the crash' });
+    const sent = await s.session.send({ chatId: ALICE, content: { kind: 'text', text: 'after the crash' } });
     expect(sent.ack).toBe('sent');
   }, 60_000);
 

@@ -39,8 +39,8 @@ export function messageRoutes(deps: ApiDependencies) {
           deps,
           sessionId,
           idempotencyKey === null
-            ? { type: 'send', chatId: body.chatId, text: body.text }
-            : { type: 'send', chatId: body.chatId, text: body.text, idempotencyKey },
+            ? { type: 'send', chatId: body.chatId, content: { kind: 'text', text: body.text ?? '' } }
+            : { type: 'send', chatId: body.chatId, content: { kind: 'text', text: body.text ?? '' }, idempotencyKey },
           { traceId: c.get('requestId'), connected: true },
         );
         return { status: 201, body: result };

@@ -303,8 +303,10 @@ class SimulatedSession implements EngineSession, SimulatorControls {
     await writeFile(this.authFile, JSON.stringify(auth), { mode: 0o600 });
   }
 
-  async send({ chatId, text }: SendOptions): Promise<Message> {
+  async send({ chatId, content }: SendOptions): Promise<Message> {
     const me = this.requireConnected();
+    if (content.kind !== 'text') throw new ServiceError('NOT_SUPPORTED_BY_ENGINE', 'not yet');
+    const text = content.text;
     if (chatId.endsWith('@c.us') && !isRegisteredSimulatedNumber(numberOfChatId(chatId))) {
       throw new RecipientNotOnWhatsAppError(chatId);
     }
@@ -320,6 +322,9 @@ class SimulatedSession implements EngineSession, SimulatorControls {
       timestamp: new Date().toISOString(),
       ack: 'sent',
       sender: this.ownIdentity(me),
+      quotedMessageId: null,
+      media: null,
+      location: null,
     };
     // In the network (a mailbox in Redis) before it is answered: a 201 means WhatsApp's servers have it, and it
     // is delivered even if this host dies next. Commands of one session run one at a time, so order holds.
@@ -433,6 +438,9 @@ class SimulatedSession implements EngineSession, SimulatorControls {
       timestamp: wire.timestamp,
       ack: 'delivered',
       sender,
+      quotedMessageId: null,
+      media: null,
+      location: null,
     };
     this.rememberContact(chatId, wire.senderPushName, sender);
     this.store(chatId, message, { unread: true });
@@ -459,6 +467,9 @@ class SimulatedSession implements EngineSession, SimulatorControls {
       timestamp: new Date().toISOString(),
       ack: 'delivered',
       sender: identityOf(from),
+      quotedMessageId: null,
+      media: null,
+      location: null,
     };
     this.rememberContact(from, '', identityOf(from));
     this.store(from, message, { unread: true });

@@ -119,6 +119,9 @@ export function toMessage(message: WAWebJS.Message, context: MessageContext = {}
     timestamp: isoFromSeconds(message.timestamp),
     ack: context.ack ?? ackName(message.ack),
     sender,
+    quotedMessageId: null,
+    media: null,
+    location: null,
   };
 }
 

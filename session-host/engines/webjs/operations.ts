@@ -81,8 +81,12 @@ export class WebjsOperations {
     }
   }
 
-  async send({ chatId, text, signal }: SendOptions): Promise<Message> {
+  async send({ chatId, content, signal }: SendOptions): Promise<Message> {
     const { log, operationTimeoutMs } = this.session;
+    if (content.kind !== 'text') {
+      throw new ServiceError('NOT_SUPPORTED_BY_ENGINE', `The webjs engine cannot send ${content.kind} yet.`, { details: { operation: content.kind } });
+    }
+    const text = content.text;
     // Before the send: refusals here are sure to have sent nothing.
     const target = await this.call('resolving the recipient', (client) => this.resolveRecipient(client, chatId), signal);
     const client = this.session.connectedClient();
