@@ -72,35 +72,38 @@ export interface RedisKeys {
 }
 
 export function redisKeys(prefix = 'wa'): RedisKeys {
-  // Hash tags keep every key of one session in one Redis Cluster slot, so multi-key scripts stay legal there.
+  // Hash tags choose the Redis Cluster slot: every key of one session shares `{s:<id>}`, every key of one host
+  // `{h:<id>}` (its heartbeat, lease and inbox), every key of one webhook `{w:<id>}`, the WebSocket registry `{ws}`
+  // and the simulated network `{sim}`; so each multi-key script or MULTI stays within one slot (docs/architecture.md).
   const s = (sessionId: string) => `${prefix}:{s:${sessionId}}`;
+  const h = (hostId: string) => `${prefix}:{h:${hostId}}`;
   return {
     prefix,
     sessions: `${prefix}:sessions`,
     session: (id) => `${s(id)}:record`,
     sessionOwner: (id) => `${s(id)}:owner`,
     hosts: `${prefix}:hosts`,
-    host: (hostId) => `${prefix}:host:${hostId}`,
+    host: (hostId) => `${h(hostId)}:host`,
     placements: `${prefix}:placements`,
     hostChanges: `${prefix}:host-changes`,
-    hostInbox: (hostId) => `${prefix}:host:${hostId}:inbox`,
+    hostInbox: (hostId) => `${h(hostId)}:inbox`,
     replies: (callerId) => `${prefix}:replies:${callerId}`,
     events: (id) => `${s(id)}:events`,
     eventOnce: (id, onceKey) => `${s(id)}:once:${onceKey}`,
-    wsConnection: (connectionId) => `${prefix}:ws:conn:${connectionId}`,
-    wsUnfiltered: `${prefix}:ws:unfiltered`,
-    wsSubscribers: (id) => `${prefix}:ws:subscribers:${id}`,
-    simulatorPhone: (phone) => `${prefix}:sim:phone:${phone}`,
-    simulatorLid: (lid) => `${prefix}:sim:lid:${lid}`,
-    simulatorAccount: (sessionId) => `${prefix}:sim:account:${sessionId}`,
-    simulatorContacts: `${prefix}:sim:contacts`,
-    simulatorMailbox: (sessionId) => `${prefix}:sim:mailbox:${sessionId}`,
-    simulatorPending: `${prefix}:sim:pending`,
-    simulatorDelivered: (sessionId, itemKey) => `${prefix}:sim:delivered:${sessionId}:${itemKey}`,
+    wsConnection: (connectionId) => `${prefix}:{ws}:conn:${connectionId}`,
+    wsUnfiltered: `${prefix}:{ws}:unfiltered`,
+    wsSubscribers: (id) => `${prefix}:{ws}:subscribers:${id}`,
+    simulatorPhone: (phone) => `${prefix}:{sim}:phone:${phone}`,
+    simulatorLid: (lid) => `${prefix}:{sim}:lid:${lid}`,
+    simulatorAccount: (sessionId) => `${prefix}:{sim}:account:${sessionId}`,
+    simulatorContacts: `${prefix}:{sim}:contacts`,
+    simulatorMailbox: (sessionId) => `${prefix}:{sim}:mailbox:${sessionId}`,
+    simulatorPending: `${prefix}:{sim}:pending`,
+    simulatorDelivered: (sessionId, itemKey) => `${prefix}:{sim}:delivered:${sessionId}:${itemKey}`,
     idempotency: (scope, key) => `${prefix}:idem:${scope}:${key}`,
     sendRate: (id) => `${s(id)}:send-rate`,
     sendLedger: (id, idempotencyKey) => `${s(id)}:sent:${idempotencyKey}`,
-    hostLease: (hostId) => `${prefix}:host:${hostId}:lease`,
+    hostLease: (hostId) => `${h(hostId)}:lease`,
     webhooks: `${prefix}:webhooks`,
     webhookChanges: `${prefix}:webhook-changes`,
     // One webhook's keys share a hash tag, so its delivery record and indexes are written by one script.

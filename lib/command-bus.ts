@@ -22,7 +22,7 @@ import { ServiceError } from '../contract/errors.js';
 import type { RedisKeys } from '../contract/redis-keys.js';
 import type { Logger } from './logger.js';
 import { whenRedisReady, type Redis } from './redis.js';
-import { routeCommandScript } from './redis-scripts.js';
+import { pushCommandScript } from './redis-scripts.js';
 
 /**
  * Why `requestSession` did not send its command (nothing was pushed): no such session, no live host holds it, or it
@@ -148,7 +148,7 @@ export class CommandBus {
   }
 
   /**
-   * `request` to whichever live host owns `sessionId`, found and pushed to in one Redis round trip (route-command-2):
+   * `request` to whichever live host owns `sessionId`, found and pushed to in two Redis round trips (push-command-2):
    * rejects with `CommandNotRouted` (nothing sent) when there is no such session, no live owner, or (with
    * `status`) the session is not in that status; else as `request`.
    */
@@ -160,15 +160,20 @@ export class CommandBus {
   ): Promise<CommandResult<T>> {
     return this.send(sessionId, command, timeoutMs, options.traceId, async (envelope) => {
       await whenRedisReady(this.redis, this.redisWaitMs);
-      const reply = await routeCommandScript.run(
-        this.redis,
-        [this.keys.session(sessionId), this.keys.sessionOwner(sessionId)],
-        [this.keys.host(''), this.keys.hostInbox('').slice(this.keys.host('').length), JSON.stringify(envelope), inboxTtlMs, options.status ?? ''],
-      );
-      const [outcome, value] = Array.isArray(reply) ? (reply as unknown[]) : [];
-      if (outcome === 3) return;
-      const record = typeof value === 'string' ? value : null;
-      throw new CommandNotRouted(outcome === 0 ? 'not-found' : outcome === 1 ? 'no-live-owner' : 'wrong-status', sessionId, record);
+      // The session's keys and its owner's are in two hash slots: read the record and owner (one MGET in the
+      // session's slot), then push-command-2 pushes in the owner's slot only while its heartbeat is live. An owner
+      // that hands the session over between the two gets the command and answers 503 (as for a command already
+      // queued when a session moves); a dead one gets nothing pushed.
+      const [record = null, owner = null] = await this.redis.mget(this.keys.session(sessionId), this.keys.sessionOwner(sessionId));
+      if (record === null) throw new CommandNotRouted('not-found', sessionId, null);
+      if (owner === null) throw new CommandNotRouted('no-live-owner', sessionId, record);
+      if (options.status !== undefined && options.status !== '' && statusOf(record) !== options.status) {
+        // A dead owner first: no live owner (503) says more than a status it can no longer change.
+        const alive = (await this.redis.exists(this.keys.host(owner))) === 1;
+        throw new CommandNotRouted(alive ? 'wrong-status' : 'no-live-owner', sessionId, record);
+      }
+      const pushed = await pushCommandScript.run(this.redis, [this.keys.host(owner), this.keys.hostInbox(owner)], [JSON.stringify(envelope), inboxTtlMs]);
+      if (pushed !== 1) throw new CommandNotRouted('no-live-owner', sessionId, record);
     });
   }
 
@@ -273,4 +278,14 @@ export class CommandBus {
 function asUnavailable(error: unknown): Error {
   if (error instanceof ServiceError) return error;
   return new ServiceError('SERVICE_UNAVAILABLE', 'Redis is not reachable right now.', { cause: error });
+}
+
+/** The `status` of a stored session record (JSON), or null when it has none. */
+function statusOf(record: string): string | null {
+  try {
+    const parsed: unknown = JSON.parse(record);
+    return typeof parsed === 'object' && parsed !== null && 'status' in parsed && typeof parsed.status === 'string' ? parsed.status : null;
+  } catch {
+    return null;
+  }
 }

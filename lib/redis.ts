@@ -2,10 +2,17 @@
  * Redis connections. Both deployables use ioredis; each caller says whether a command may wait in the offline queue
  * (the session host: yes, it outlives an outage) or must fail at once (the functions: answer 503 quickly).
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, type ClusterOptions, Redis as SingleRedis, type RedisOptions } from 'ioredis';
 import { ServiceError } from '../contract/errors.js';
 
-export type { Redis };
+/**
+ * A connection to the service's Redis: one server (ioredis `Redis`) or a Redis Cluster (ioredis `Cluster`, chosen by
+ * `?cluster=true` on REDIS_URL). Both run the same commands; what differs is that a Cluster refuses a multi-key
+ * command, script or MULTI whose keys are in several hash slots (docs/architecture.md, "Redis Cluster").
+ */
+export type RedisClient = SingleRedis | Cluster;
+/** The name the rest of the code imports: either client. */
+export type Redis = RedisClient;
 
 export interface RedisConnectionOptions {
   /** Shown in CLIENT LIST; helps to tell connections apart. */
@@ -47,10 +54,61 @@ export function redactRedisUrl(url: string): string {
 
 let authProblemReported = false;
 
+/** Whether REDIS_URL asks for Redis Cluster: `?cluster=true` (or `1`, `yes`). */
+export function isClusterUrl(url: string): boolean {
+  try {
+    return /^(?:true|1|yes)$/i.test(new URL(url).searchParams.get('cluster') ?? '');
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A Redis Cluster client from a URL with `?cluster=true`: its host and port are the seed node (ElastiCache's
+ * configuration endpoint; the client finds the other nodes with CLUSTER SLOTS), `&nodes=host:port,host:port` adds
+ * seeds; the user, password and TLS (`rediss:`) apply to every node.
+ */
+function createCluster(url: string, redisOptions: RedisOptions, options: RedisConnectionOptions): Cluster {
+  const parsed = new URL(url);
+  const seeds = [`${parsed.hostname}:${parsed.port || '6379'}`, ...(parsed.searchParams.get('nodes') ?? '').split(',')]
+    .map((node) => node.trim())
+    .filter((node) => node !== '')
+    .map((node) => {
+      const at = node.lastIndexOf(':');
+      return at < 0 ? { host: node, port: 6379 } : { host: node.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(node.slice(at + 1)) };
+    });
+  const tls = parsed.protocol === 'rediss:';
+  const nodeOptions: RedisOptions = {
+    ...redisOptions,
+    ...(parsed.username === '' ? {} : { username: decodeURIComponent(parsed.username) }),
+    ...(parsed.password === '' ? {} : { password: decodeURIComponent(parsed.password) }),
+    ...(tls ? { tls: {} } : {}),
+  };
+  // Options the Cluster itself takes (the nodes' connections get nodeOptions).
+  const { enableAutoPipelining, enableOfflineQueue, lazyConnect, retryStrategy, ...perNode } = nodeOptions;
+  const clusterOptions: ClusterOptions = {
+    redisOptions: perNode,
+    lazyConnect: lazyConnect ?? true,
+    enableOfflineQueue: enableOfflineQueue ?? true,
+    enableAutoPipelining: enableAutoPipelining ?? false,
+    clusterRetryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 6), 2_000),
+    // A command whose slot moved (resharding, failover) follows the MOVED/ASK answers, a few times.
+    maxRedirections: 16,
+    retryDelayOnFailover: 100,
+    retryDelayOnClusterDown: 100,
+    retryDelayOnTryAgain: 100,
+    slotsRefreshTimeout: options.connectTimeoutMs ?? 2_000,
+    // TLS checks the certificate against the name we were given, not the address it resolves to (ElastiCache).
+    ...(tls ? { dnsLookup: (address: string, callback: (error: null, address: string) => void) => callback(null, address) } : {}),
+  };
+  return new Cluster(seeds, clusterOptions);
+}
+
 /**
  * A Redis client for `url`: `redis://host:port`, `rediss://host:port` (TLS), with `user:password@` (an ACL user) or
- * `:password@` (requirepass); ioredis reads all of these from the URL. The credentials never reach a log line: a
- * refusal of them is said once on stderr, naming Redis and REDIS_URL without its secrets.
+ * `:password@` (requirepass); ioredis reads all of these from the URL. With `?cluster=true` a Redis Cluster client
+ * (see createCluster). The credentials never reach a log line: a refusal of them is said once on stderr, naming
+ * Redis and REDIS_URL without its secrets.
  */
 export function createRedis(url: string, options: RedisConnectionOptions): Redis {
   const redisOptions: RedisOptions = {
@@ -64,7 +122,7 @@ export function createRedis(url: string, options: RedisConnectionOptions): Redis
     // Reconnect for ever, quickly at first, at most every 2 s.
     retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 6), 2_000),
   };
-  const redis = new Redis(url, redisOptions);
+  const redis: Redis = isClusterUrl(url) ? createCluster(url, redisOptions, options) : new SingleRedis(url, redisOptions);
   redis.on('error', (error: unknown) => {
     if (!isRedisAuthError(error) || authProblemReported) return;
     authProblemReported = true;
@@ -72,6 +130,34 @@ export function createRedis(url: string, options: RedisConnectionOptions): Redis
     process.stderr.write(`${new RedisAuthError(reply).message} Redis: ${redactRedisUrl(url)}\n`);
   });
   return redis;
+}
+
+/** One Redis command as its name and arguments, for runEach. */
+export type RedisCommand = [name: string, ...args: Array<string | number>];
+
+/**
+ * Runs independent commands in one round trip and answers their replies in order (a failed one throws): a pipeline
+ * on one server; on a Cluster, whose pipelines must stay on one node, each command on its own and all at once (a
+ * Cluster client with auto-pipelining sends those of one node together). Never atomic: for several slots at once.
+ */
+export async function runEach(redis: Redis, commands: readonly RedisCommand[]): Promise<unknown[]> {
+  if (commands.length === 0) return [];
+  if (redis.isCluster) return Promise.all(commands.map(([name, ...args]) => redis.call(name, ...args)));
+  const pipeline = redis.pipeline();
+  for (const [name, ...args] of commands) pipeline.call(name, ...args);
+  const replies = (await pipeline.exec()) ?? [];
+  return replies.map(([error, value]) => {
+    if (error) throw error;
+    return value;
+  });
+}
+
+/** GET of many keys in one round trip: MGET on one server; on a Cluster (MGET needs one slot) GETs via runEach. */
+export async function getMany(redis: Redis, keys: readonly string[]): Promise<Array<string | null>> {
+  if (keys.length === 0) return [];
+  if (!redis.isCluster) return redis.mget(...keys);
+  const values = await runEach(redis, keys.map((key): RedisCommand => ['get', key]));
+  return values.map((value) => (typeof value === 'string' ? value : null));
 }
 
 /**

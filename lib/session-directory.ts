@@ -4,9 +4,9 @@
  */
 import { hostInfoSchema, sessionRecordSchema, type HostInfo, type SessionRecord } from '../contract/commands.js';
 import type { RedisKeys } from '../contract/redis-keys.js';
-import type { Redis } from './redis.js';
+import { getMany, type Redis } from './redis.js';
 import { randomUUID } from 'node:crypto';
-import { placeSessionScript, readSessionScript } from './redis-scripts.js';
+import { placeSessionScript, readSession, removeSession } from './redis-scripts.js';
 
 /** Where a session stands in the list: its creation time (the index's score) and its id. */
 export interface SessionPosition {
@@ -24,6 +24,8 @@ export interface SessionEntry {
   ownerHostId: string | null;
 }
 
+export type RemoveUnownedOutcome = { outcome: 'removed'; record: SessionRecord } | { outcome: 'owned'; hostId: string } | { outcome: 'missing' };
+
 export class SessionDirectory {
   constructor(
     private readonly redis: Redis,
@@ -31,14 +33,9 @@ export class SessionDirectory {
   ) {}
 
   async get(sessionId: string): Promise<SessionEntry | null> {
-    const reply = await readSessionScript.run(
-      this.redis,
-      [this.keys.session(sessionId), this.keys.sessionOwner(sessionId)],
-      [this.keys.host('')],
-    );
-    const [rawRecord, owner, ownerAlive] = Array.isArray(reply) ? reply : [];
-    if (typeof rawRecord !== 'string') return null;
-    return { record: parseRecord(rawRecord), ownerHostId: ownerAlive === 1 && typeof owner === 'string' ? owner : null };
+    const { record, owner, ownerAlive } = await readSession(this.redis, this.keys, sessionId);
+    if (record === null) return null;
+    return { record: parseRecord(record), ownerHostId: ownerAlive ? owner : null };
   }
 
   /** Every session with its live owner (null when none), oldest first. */
@@ -69,12 +66,13 @@ export class SessionDirectory {
 
   private async entries(ids: string[]): Promise<SessionEntry[]> {
     if (ids.length === 0) return [];
+    // Keys of many slots: one MGET on one server, GETs sent together on a Cluster (getMany).
     const [raws, owners] = await Promise.all([
-      this.redis.mget(ids.map((id) => this.keys.session(id))),
-      this.redis.mget(ids.map((id) => this.keys.sessionOwner(id))),
+      getMany(this.redis, ids.map((id) => this.keys.session(id))),
+      getMany(this.redis, ids.map((id) => this.keys.sessionOwner(id))),
     ]);
     const ownerIds = [...new Set(owners.filter((owner): owner is string => typeof owner === 'string'))];
-    const hostKeys = ownerIds.length === 0 ? [] : await this.redis.mget(ownerIds.map((owner) => this.keys.host(owner)));
+    const hostKeys = await getMany(this.redis, ownerIds.map((owner) => this.keys.host(owner)));
     const alive = new Set(ownerIds.filter((_, index) => typeof hostKeys[index] === 'string'));
     const entries: SessionEntry[] = [];
     raws.forEach((raw, index) => {
@@ -90,10 +88,14 @@ export class SessionDirectory {
    * heartbeat), or null when none runs. Each call counts as one placement on the host it answers.
    */
   async placeSession(engine: string, windowMs = defaultPlacementWindowMs): Promise<string | null> {
+    // The hosts' keys are each in their host's slot: read them here; place-session-1 counts the placements (one key)
+    // atomically, which is what spreads sessions created at the same moment.
+    const candidates = (await this.liveHosts()).filter((host) => host.engine === engine);
+    if (candidates.length === 0) return null;
     const hostId = await placeSessionScript.run(
       this.redis,
-      [this.keys.hosts, this.keys.placements],
-      [this.keys.host(''), Date.now(), windowMs, engine, randomUUID()],
+      [this.keys.placements],
+      [Date.now(), windowMs, randomUUID(), ...candidates.flatMap((host) => [host.hostId, host.heartbeatAtMs ?? 0, host.sessions])],
     );
     return typeof hostId === 'string' ? hostId : null;
   }
@@ -107,9 +109,11 @@ export class SessionDirectory {
    * Removes a session that no live host holds, straight from Redis: its record, its place in the index, its owner
    * key, its event log and its webhook cursors. For a session whose engine no host runs (nobody can log it out).
    * Atomic against a host adopting it meanwhile (WATCH on the record and owner, on a connection of its own):
-   * `owned` then, with the host, and nothing is removed. Its login data (the host's DATA_DIR) is not touched.
+   * `owned` then, with the host, and nothing is removed. Its login data (the host's DATA_DIR) is not touched. On a
+   * Redis Cluster: removeUnownedAcrossSlots.
    */
-  async removeUnowned(sessionId: string): Promise<{ outcome: 'removed'; record: SessionRecord } | { outcome: 'owned'; hostId: string } | { outcome: 'missing' }> {
+  async removeUnowned(sessionId: string): Promise<RemoveUnownedOutcome> {
+    if (this.redis.isCluster) return this.removeUnownedAcrossSlots(sessionId);
     const connection = this.redis.duplicate();
     try {
       if (connection.status === 'wait') await connection.connect();
@@ -141,11 +145,30 @@ export class SessionDirectory {
     }
   }
 
+  /**
+   * removeUnowned on a Redis Cluster, where one WATCH cannot span the session's slot and its owner's: read, check the
+   * owner's heartbeat, then remove-session-4 removes only if the owner is still the one read (a host that adopted
+   * the session meanwhile wins). What it cannot see is the dead owner itself coming back in the moment between its
+   * check and the removal: that host then holds a session whose record is gone, and drops it at its next save
+   * (save-session-2 refuses a missing record). The removal is what the caller asked for either way.
+   */
+  private async removeUnownedAcrossSlots(sessionId: string): Promise<RemoveUnownedOutcome> {
+    for (let attempt = 0; attempt < 5; attempt += 1) {
+      const { record, owner, ownerAlive } = await readSession(this.redis, this.keys, sessionId);
+      if (record === null) return { outcome: 'missing' };
+      if (owner !== null && ownerAlive) return { outcome: 'owned', hostId: owner };
+      const removed = await removeSession(this.redis, this.keys, sessionId, owner);
+      if (removed === 'removed') return { outcome: 'removed', record: parseRecord(record) };
+      if (removed === 'missing') return { outcome: 'missing' };
+    }
+    throw new Error(`session ${sessionId} kept changing while being removed`);
+  }
+
   /** Hosts whose heartbeat is live, least loaded first. */
   async liveHosts(): Promise<HostInfo[]> {
     const hostIds = await this.redis.zrange(this.keys.hosts, 0, -1);
     if (hostIds.length === 0) return [];
-    const raws = await this.redis.mget(hostIds.map((hostId) => this.keys.host(hostId)));
+    const raws = await getMany(this.redis, hostIds.map((hostId) => this.keys.host(hostId)));
     const hosts: HostInfo[] = [];
     for (const raw of raws) {
       if (typeof raw !== 'string') continue;

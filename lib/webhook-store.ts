@@ -27,7 +27,7 @@ import {
   type Webhook,
   defaultDeliveriesLimit,
 } from '../contract/webhooks.js';
-import type { Redis } from './redis.js';
+import { runEach, type Redis, type RedisCommand } from './redis.js';
 import { advanceWebhookCursorScript, recordWebhookDeliveryScript, rewindWebhookCursorScript } from './redis-scripts.js';
 import { UrlRefusedError, vetUrl, type UrlGuardOptions } from './url-guard.js';
 
@@ -122,10 +122,9 @@ export class WebhookStore {
   async list(): Promise<Webhook[]> {
     const stored = await this.stored();
     if (stored.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const webhook of stored) pipeline.hlen(this.keys.webhookFailing(webhook.id));
-    const failing = (await pipeline.exec()) ?? [];
-    return stored.map((webhook, index) => publicWebhook(webhook, Number(failing[index]?.[1] ?? 0) > 0));
+    // One hash per webhook, each in its own slot: runEach (a Cluster's pipelines stay on one node).
+    const failing = await runEach(this.redis, stored.map((webhook): RedisCommand => ['hlen', this.keys.webhookFailing(webhook.id)]));
+    return stored.map((webhook, index) => publicWebhook(webhook, Number(failing[index] ?? 0) > 0));
   }
 
   /** The webhook, or NOT_FOUND. */
@@ -149,9 +148,7 @@ export class WebhookStore {
     for (let start = 0; ; start += 500) {
       const sessionIds = await this.redis.zrange(this.keys.sessions, start, start + 499);
       if (sessionIds.length === 0) break;
-      const pipeline = this.redis.pipeline();
-      for (const sessionId of sessionIds) pipeline.hdel(this.keys.webhookCursors(sessionId), webhookId);
-      await pipeline.exec();
+      await runEach(this.redis, sessionIds.map((sessionId): RedisCommand => ['hdel', this.keys.webhookCursors(sessionId), webhookId]));
       if (sessionIds.length < 500) break;
     }
     return webhook;

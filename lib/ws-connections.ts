@@ -28,6 +28,10 @@ export interface ConnectionOptions {
   batch?: boolean;
 }
 
+/**
+ * Every key of the registry carries the `{ws}` hash tag (contract/redis-keys.ts), so on a Redis Cluster the scripts,
+ * the MULTIs and the SUNION below stay in one slot: the registry's load is on one shard (docs/architecture.md).
+ */
 export class ConnectionRegistry {
   constructor(
     private readonly redis: Redis,

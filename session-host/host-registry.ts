@@ -28,7 +28,7 @@ import { randomUUID } from 'node:crypto';
 import type { HostInfo } from '../contract/commands.js';
 import type { RedisKeys } from '../contract/redis-keys.js';
 import type { Logger } from '../lib/logger.js';
-import type { Redis } from '../lib/redis.js';
+import { getMany, type Redis } from '../lib/redis.js';
 import { hostHeartbeatScript, hostWithdrawScript } from '../lib/redis-scripts.js';
 import type { SessionDirectory } from '../lib/session-directory.js';
 import { handOverInbox } from './inbox-handover.js';
@@ -173,7 +173,7 @@ export class HostRegistry {
     const hostIds = await redis.zrange(keys.hosts, 0, -1);
     const live = new Set<string>();
     if (hostIds.length === 0) return live;
-    const infos = await redis.mget(hostIds.map((hostId) => keys.host(hostId)));
+    const infos = await getMany(redis, hostIds.map((hostId) => keys.host(hostId)));
     hostIds.forEach((hostId, index) => {
       const raw = infos[index];
       if (typeof raw !== 'string') return;
@@ -228,7 +228,9 @@ export class HostRegistry {
     await this.options.subscriber?.unsubscribe().catch(() => undefined);
     if (this.leaseLost) return;
     const { redis, keys, hostId, leaseToken } = this.options;
-    await hostWithdrawScript.run(redis, [keys.hostLease(hostId), keys.host(hostId), keys.hosts], [leaseToken, hostId]);
+    // The lease and host key are in the host's slot, the index in its own: withdraw, then leave the index (an entry
+    // left behind by a crash in between names a host whose key is gone, which every reader skips).
+    if ((await hostWithdrawScript.run(redis, [keys.hostLease(hostId), keys.host(hostId)], [leaseToken])) === 1) await redis.zrem(keys.hosts, hostId);
     // The others need not wait for their next look.
     await redis.publish(keys.hostChanges, hostId);
   }
@@ -268,12 +270,14 @@ export class HostRegistry {
       heartbeatAt: new Date(now).toISOString(),
       heartbeatAtMs: now,
     };
-    // Hosts gone for an hour leave the index; their key expired long before.
-    const beat = await hostHeartbeatScript.run(
-      redis,
-      [keys.hostLease(hostId), keys.host(hostId), keys.hosts],
-      [leaseToken, hostTtlMs, JSON.stringify(info), now, hostId, now - 3_600_000],
-    );
+    // The lease and host key are in the host's hash slot (`{h:<id>}`), the hosts index in its own: the beat first,
+    // then the index, only after a beat that counted. Readers go by the host key (the index only lists candidates),
+    // so a crash between the two costs nothing: the key expires, the index entry ages out.
+    const beat = await hostHeartbeatScript.run(redis, [keys.hostLease(hostId), keys.host(hostId)], [leaseToken, hostTtlMs, JSON.stringify(info)]);
+    if (beat === 1) {
+      // Hosts gone for an hour leave the index; their key expired long before. One key: MULTI is fine on a Cluster.
+      await redis.multi().zadd(keys.hosts, now, hostId).zremrangebyscore(keys.hosts, '-inf', now - 3_600_000).exec();
+    }
     if (beat !== 1) {
       const wasRunning = this.timer !== undefined;
       if (!this.leaseLost) {
@@ -361,11 +365,11 @@ export class HostRegistry {
     if (ids.length === 0) return;
     // Orphans of other hosts are taken up to this host's share, in random order, so that survivors split them.
     let room = Math.max(0, (await this.fairShare()) - sessions.size);
-    const owners = await redis.mget(ids.map((id) => keys.sessionOwner(id)));
+    const owners = await getMany(redis, ids.map((id) => keys.sessionOwner(id)));
     const ownerIds = [...new Set(owners.filter((owner): owner is string => typeof owner === 'string'))];
     const alive = new Set<string>();
     if (ownerIds.length > 0) {
-      const hostKeys = await redis.mget(ownerIds.map((owner) => keys.host(owner)));
+      const hostKeys = await getMany(redis, ownerIds.map((owner) => keys.host(owner)));
       ownerIds.forEach((owner, index) => {
         if (typeof hostKeys[index] === 'string') alive.add(owner);
       });

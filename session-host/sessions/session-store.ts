@@ -1,8 +1,8 @@
 /** Session records in Redis, written only by the host that owns each session (see lib/redis-scripts.ts). */
 import { sessionRecordSchema, type SessionRecord } from '../../contract/commands.js';
 import type { RedisKeys } from '../../contract/redis-keys.js';
-import type { Redis } from '../../lib/redis.js';
-import { claimSessionScript, createSessionScript, disownSessionScript, saveSessionScript } from '../../lib/redis-scripts.js';
+import { runEach, type Redis, type RedisCommand } from '../../lib/redis.js';
+import { claimSession, createSession, disownSessionScript, removeSession, saveSessionScript } from '../../lib/redis-scripts.js';
 
 export type ClaimOutcome = 'claimed' | 'owned-elsewhere' | 'missing';
 
@@ -15,12 +15,7 @@ export class SessionStore {
 
   /** Records a new session owned by this host; false when the id is taken. */
   async create(record: SessionRecord): Promise<boolean> {
-    const created = await createSessionScript.run(
-      this.redis,
-      [this.keys.session(record.id), this.keys.sessions, this.keys.sessionOwner(record.id)],
-      [JSON.stringify(record), Date.parse(record.createdAt), record.id, this.hostId],
-    );
-    return created === 1;
+    return createSession(this.redis, this.keys, record.id, JSON.stringify(record), Date.parse(record.createdAt), this.hostId);
   }
 
   /** Saves a record while this host owns the session; false when it no longer does. */
@@ -34,12 +29,7 @@ export class SessionStore {
   }
 
   async claim(sessionId: string): Promise<ClaimOutcome> {
-    const outcome = await claimSessionScript.run(
-      this.redis,
-      [this.keys.session(sessionId), this.keys.sessionOwner(sessionId)],
-      [this.hostId, this.keys.host('')],
-    );
-    return outcome === 1 ? 'claimed' : outcome === 0 ? 'owned-elsewhere' : 'missing';
+    return claimSession(this.redis, this.keys, sessionId, this.hostId);
   }
 
   /** Gives up this host's claim (the session moves to another host); false when it was not ours. */
@@ -61,15 +51,9 @@ export class SessionStore {
    * mark of a webhook failing for it (else that webhook would read `failing` for ever).
    */
   async remove(sessionId: string): Promise<void> {
-    await this.redis
-      .multi()
-      .del(this.keys.session(sessionId), this.keys.sessionOwner(sessionId), this.keys.events(sessionId), this.keys.webhookCursors(sessionId))
-      .zrem(this.keys.sessions, sessionId)
-      .exec();
+    await removeSession(this.redis, this.keys, sessionId);
     const webhookIds = await this.redis.hkeys(this.keys.webhooks);
-    if (webhookIds.length === 0) return;
-    const pipeline = this.redis.pipeline();
-    for (const webhookId of webhookIds) pipeline.hdel(this.keys.webhookFailing(webhookId), sessionId);
-    await pipeline.exec();
+    // One hash per webhook, each in its webhook's slot: runEach, not one pipeline (a Cluster's stay on one node).
+    await runEach(this.redis, webhookIds.map((webhookId): RedisCommand => ['hdel', this.keys.webhookFailing(webhookId), sessionId]));
   }
 }
