@@ -79,10 +79,12 @@ function jsonBody<S extends z.ZodType>(schema: S, required: boolean, description
 const whenByCode: Record<ErrorCode, string> = {
   VALIDATION_FAILED: 'the body, path, query or a header does not match; `details.fields` names each field and why',
   UNAUTHORIZED: 'no or wrong `x-api-key`',
+  FORBIDDEN: 'only administrator keys may do this',
   SESSION_NOT_FOUND: 'no such session',
   NOT_FOUND: 'no such route',
   METHOD_NOT_ALLOWED: 'a known path with another method; `allow` lists the methods',
   SESSION_EXISTS: 'a session with this id exists already',
+  LIMIT_REACHED: 'a cap of docs/api.md "Limits" is reached (sessions per key, keys); `details.limit` is the cap, `details.cap` names it',
   SESSION_NOT_CONNECTED: 'the session is not `connected`; `details.status` says where it is',
   QR_NOT_AVAILABLE: 'the session is not in `qr`; `details.status` says where it is',
   PHONE_IN_USE: 'the number belongs to another simulated session',
