@@ -37,6 +37,16 @@ export const simulatedWireMessageSchema = z.object({
   senderLid: z.string(),
   /** The sender's phone digits when the two were contacts before this message, else null. */
   senderPhone: z.string().nullable(),
+  /** WhatsApp's message type (`chat`, `image`, `ptt`, `document`, `location`…). */
+  type: z.string().default('chat'),
+  /** The wire id of the message this one quotes. */
+  quotedWireId: z.string().nullable().default(null),
+  /** Media: where the bytes are in the blob store (the simulated "WhatsApp servers"). */
+  media: z
+    .object({ blobKey: z.string(), mimetype: z.string(), filename: z.string().nullable(), size: z.number().int().nonnegative() })
+    .nullable()
+    .default(null),
+  location: messageLocationSchema.nullable().default(null),
 });
 export type SimulatedWireMessage = z.infer<typeof simulatedWireMessageSchema>;
 
@@ -48,6 +58,22 @@ export type SimulatedWireMessage = z.infer<typeof simulatedWireMessageSchema>;
 export const simulatedMailItemSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('message'), message: simulatedWireMessageSchema }),
   z.object({ kind: z.literal('ack'), messageId: z.string(), chatId: z.string(), ack: ackSchema }),
+  /**
+   * What one side did to a message both have, by its wire id; `targetId` is the receiver's id of that message as
+   * the poster guesses it (used when the receiver no longer has the message: its history moved with a host).
+   */
+  z.object({
+    kind: z.literal('reaction'),
+    wireId: z.string(),
+    targetId: z.string(),
+    emoji: z.string(),
+    senderLid: z.string(),
+    senderPhone: z.string().nullable(),
+    /** Distinguishes two reactions of one person to one message (the mailbox delivers each item once). */
+    nonce: z.string(),
+  }),
+  z.object({ kind: z.literal('edit'), wireId: z.string(), targetId: z.string(), body: z.string(), nonce: z.string() }),
+  z.object({ kind: z.literal('revoke'), wireId: z.string(), targetId: z.string() }),
 ]);
 export type SimulatedMailItem = z.infer<typeof simulatedMailItemSchema>;
 

@@ -41,6 +41,10 @@ class InMemoryNetwork implements SimulatedNetwork {
   async connect(a: string, b: string) {
     this.contacts.add([a, b].sort().join(':'));
   }
+  async accountOfSession(sessionId: string | null) {
+    const account = sessionId === null ? undefined : this.accounts.get(sessionId);
+    return account === undefined || sessionId === null ? null : { ...account, sessionId };
+  }
   private find(match: (account: SimulatedAccount) => boolean) {
     for (const [sessionId, account] of this.accounts) if (match(account)) return { ...account, sessionId };
     return null;

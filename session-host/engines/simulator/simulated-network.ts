@@ -31,6 +31,8 @@ export interface SimulatedNetwork {
   /** The account behind a phone or a LID (digits), or null when no simulated session has it. */
   accountOfPhone(phone: string): Promise<(SimulatedAccount & { sessionId: string }) | null>;
   accountOfLid(lid: string): Promise<(SimulatedAccount & { sessionId: string }) | null>;
+  /** The account a simulated session is logged in as, or null. */
+  accountOfSession(sessionId: string | null): Promise<(SimulatedAccount & { sessionId: string }) | null>;
   /** Whether two accounts (by LID) are contacts; `connect` makes them so (once either has messaged the other). */
   areContacts(lidA: string, lidB: string): Promise<boolean>;
   connect(lidA: string, lidB: string): Promise<void>;
@@ -109,7 +111,7 @@ export class RedisSimulatedNetwork implements SimulatedNetwork {
     await this.redis.sadd(this.keys.simulatorContacts, pairOf(lidA, lidB));
   }
 
-  private async accountOfSession(sessionId: string | null): Promise<(SimulatedAccount & { sessionId: string }) | null> {
+  async accountOfSession(sessionId: string | null): Promise<(SimulatedAccount & { sessionId: string }) | null> {
     if (sessionId === null) return null;
     const raw = await this.redis.get(this.keys.simulatorAccount(sessionId));
     const account = raw === null ? null : parseAccount(raw);

@@ -17,13 +17,24 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
-import { RecipientNotOnWhatsAppError, ServiceError, ValidationError } from '../../../contract/errors.js';
+import {
+  MediaNotFoundError,
+  MessageNotEditableError,
+  MessageNotFoundError,
+  RecipientNotOnWhatsAppError,
+  ServiceError,
+  ValidationError,
+} from '../../../contract/errors.js';
 import type { Ack, Chat, Contact, Identity, Me, Message } from '../../../contract/api.js';
-import { describeIssues, formatPairingCode, identityOf, isLid, numberOfChatId } from '../../../contract/api.js';
+import { describeIssues, formatPairingCode, identityOf, isLid, mediaUrlOf, numberOfChatId } from '../../../contract/api.js';
+import { collectBytes, type BlobStore } from '../../../lib/blob-store.js';
 import type { SimulatedMailItem, SimulatedWireMessage } from '../../../contract/commands.js';
 import type { Logger } from '../../../lib/logger.js';
 import { simulatorControls, type SimulatorControl } from '../../../contract/simulator.js';
 import type {
+  ChatOptions,
+  DownloadedMedia,
+  EditOptions,
   Engine,
   EngineControlContext,
   EngineControls,
@@ -32,7 +43,11 @@ import type {
   EngineSessionOptions,
   GetContactOptions,
   ListMessagesOptions,
+  MessageOptions,
+  OutgoingContent,
   PairingCodeOptions,
+  ReactOptions,
+  RevokeOptions,
   SendOptions,
 } from '../engine.js';
 import type { SimulatedAccount, SimulatedNetwork } from './simulated-network.js';
@@ -46,6 +61,13 @@ export interface SimulatorEngineOptions {
   logger: Logger;
   /** How often the engine looks for mailbox items no nudge announced (default 1 s). */
   mailboxSweepMs?: number;
+  /**
+   * The simulated network's media servers: sent media is kept here (by wire id) and downloaded from here by both
+   * sides. Without it, media cannot be sent (NOT_SUPPORTED_BY_ENGINE).
+   */
+  blobs?: Pick<BlobStore, 'get' | 'put'>;
+  /** How long the simulated servers keep media (default 30 days, as WhatsApp keeps it for download). */
+  mediaTtlMs?: number;
 }
 
 /**
@@ -100,7 +122,37 @@ export function createSimulatorEngine(options: SimulatorEngineOptions): Engine {
 
 /** What identifies a mailbox item, to deliver it at most once to the client even when it is taken twice. */
 function itemKeyOf(item: SimulatedMailItem): string {
-  return item.kind === 'message' ? `m:${item.message.senderSessionId}:${item.message.id}` : `a:${item.messageId}:${item.ack}`;
+  switch (item.kind) {
+    case 'message':
+      return `m:${item.message.senderSessionId}:${item.message.id}`;
+    case 'ack':
+      return `a:${item.messageId}:${item.ack}`;
+    case 'reaction':
+    case 'edit':
+      return `${item.kind[0]}:${item.wireId}:${item.nonce}`;
+    case 'revoke':
+      return `r:${item.wireId}`;
+  }
+}
+
+const defaultMediaTtlMs = 30 * 24 * 3_600_000;
+
+/** WhatsApp's message type for media of this MIME type. */
+function mediaTypeOf(mimetype: string, asVoice: boolean): string {
+  const kind = mimetype.toLowerCase().split('/')[0];
+  if (kind === 'audio') return asVoice ? 'ptt' : 'audio';
+  if (kind === 'image' || kind === 'video') return kind;
+  return 'document';
+}
+
+/** The key of a message's media on the simulated servers: by wire id, which both sides know. */
+function mediaBlobKey(wireId: string): string {
+  return `simulator/media/${wireId}`;
+}
+
+/** The chat in a message id (`true_<chat>_<wire id>`). */
+function chatOfMessageId(messageId: string): string {
+  return messageId.slice(messageId.indexOf('_') + 1, messageId.lastIndexOf('_'));
 }
 
 const mailboxBatch = 50;
@@ -129,6 +181,17 @@ interface ChatState {
   messages: Message[];
 }
 
+/** How a message of this session's history travels: its wire id, and the simulated session on the other side. */
+interface WireLink {
+  wireId: string;
+  /** The other simulated session (receiver of a sent message, sender of a received one); null: outside the simulation. */
+  peerSessionId: string | null;
+  /** Received messages: the id the sender addressed (its id of the message is `true_<wireTo>_<wireId>`). */
+  wireTo: string | null;
+  /** Received messages: a read receipt went to the sender already. */
+  readSent: boolean;
+}
+
 type Phase = 'stopped' | 'qr' | 'connected';
 
 class SimulatedSession implements EngineSession, SimulatorControls {
@@ -141,6 +204,9 @@ class SimulatedSession implements EngineSession, SimulatorControls {
   private readonly contacts = new Map<string, Contact>();
   /** The session's own messages by id, for acks (a scan of the chat per ack costs too much under load). */
   private readonly sentById = new Map<string, Message>();
+  /** Every message of the history by id, with how it travels; and the id of each wire id. */
+  private readonly byId = new Map<string, { message: Message; link: WireLink }>();
+  private readonly idByWire = new Map<string, string>();
   private phase: Phase = 'stopped';
   private me: Me | null = null;
   private account: SimulatorAuth | null = null;
@@ -241,6 +307,8 @@ class SimulatedSession implements EngineSession, SimulatorControls {
     this.chats.clear();
     this.contacts.clear();
     this.sentById.clear();
+    this.byId.clear();
+    this.idByWire.clear();
     this.me = null;
     this.account = null;
   }
@@ -303,49 +371,87 @@ class SimulatedSession implements EngineSession, SimulatorControls {
     await writeFile(this.authFile, JSON.stringify(auth), { mode: 0o600 });
   }
 
-  async send({ chatId, content }: SendOptions): Promise<Message> {
+  async send({ chatId, content, replyTo }: SendOptions): Promise<Message> {
     const me = this.requireConnected();
-    if (content.kind !== 'text') throw new ServiceError('NOT_SUPPORTED_BY_ENGINE', 'not yet');
-    const text = content.text;
     if (chatId.endsWith('@c.us') && !isRegisteredSimulatedNumber(numberOfChatId(chatId))) {
       throw new RecipientNotOnWhatsAppError(chatId);
     }
+    const quoted = replyTo === undefined ? null : this.requireMessage(replyTo);
+    if (quoted !== null && quoted.message.chatId !== chatId) throw new MessageNotFoundError(quoted.message.id);
     const wireId = randomBytes(10).toString('hex').toUpperCase();
+    const id = `true_${chatId}_${wireId}`;
+    const { type, body, media, location, wireMedia } = await this.outgoing(content, wireId, id);
     const message: Message = {
-      id: `true_${chatId}_${wireId}`,
+      id,
       chatId,
       from: me.id,
       to: chatId,
       fromMe: true,
-      type: 'chat',
-      body: text,
+      type,
+      body,
       timestamp: new Date().toISOString(),
       ack: 'sent',
       sender: this.ownIdentity(me),
-      quotedMessageId: null,
-      media: null,
-      location: null,
+      quotedMessageId: quoted?.message.id ?? null,
+      media,
+      location,
     };
     // In the network (a mailbox in Redis) before it is answered: a 201 means WhatsApp's servers have it, and it
     // is delivered even if this host dies next. Commands of one session run one at a time, so order holds.
-    await this.transmit(message, wireId, me);
-    this.store(chatId, message, { unread: false });
-    return { ...message };
+    const peerSessionId = await this.transmit(message, wireId, me, { quotedWireId: quoted?.link.wireId ?? null, media: wireMedia });
+    this.store(chatId, message, { unread: false }, { wireId, peerSessionId, wireTo: null, readSent: true });
+    return structuredClone(message);
+  }
+
+  /** The parts of a message that depend on what is sent; media goes to the simulated servers (the blob store) first. */
+  private async outgoing(
+    content: OutgoingContent,
+    wireId: string,
+    messageId: string,
+  ): Promise<Pick<Message, 'type' | 'body' | 'media' | 'location'> & { wireMedia: SimulatedWireMessage['media'] }> {
+    switch (content.kind) {
+      case 'text':
+        return { type: 'chat', body: content.text, media: null, location: null, wireMedia: null };
+      case 'location':
+        return { type: 'location', body: '', media: null, location: { ...content.location }, wireMedia: null };
+      case 'media': {
+        const blobs = this.options.blobs;
+        if (blobs === undefined) {
+          throw new ServiceError('NOT_SUPPORTED_BY_ENGINE', 'This simulator has no media store.', { details: { operation: 'send media' } });
+        }
+        const { data, mimetype, filename, caption, asVoice } = content.media;
+        const blobKey = mediaBlobKey(wireId);
+        await blobs.put(blobKey, data, {
+          contentType: mimetype,
+          ...(filename === null ? {} : { filename }),
+          expiresAt: new Date(Date.now() + (this.options.mediaTtlMs ?? defaultMediaTtlMs)),
+        });
+        const size = data.byteLength;
+        return {
+          type: mediaTypeOf(mimetype, asVoice),
+          body: caption ?? '',
+          media: { mimetype, filename, size, url: mediaUrlOf(this.sessionId, messageId) },
+          location: null,
+          wireMedia: { blobKey, mimetype, filename, size },
+        };
+      }
+    }
   }
 
   /**
    * Hands a sent message to the network: into the mailbox of the simulated session that has the number or LID, or,
-   * for a number outside the simulation, its `delivered` ack into this session's own mailbox.
+   * for a number outside the simulation, its `delivered` ack into this session's own mailbox. Answers the session
+   * on the other side, if simulated.
    */
-  private async transmit(message: Message, wireId: string, me: Me): Promise<void> {
+  private async transmit(
+    message: Message,
+    wireId: string,
+    me: Me,
+    extra: { quotedWireId: string | null; media: SimulatedWireMessage['media'] },
+  ): Promise<string | null> {
     const chatId = message.chatId;
     const network = this.options.network;
-    const digits = numberOfChatId(chatId);
-    const receiver = chatId.endsWith('@c.us')
-      ? await network.accountOfPhone(digits)
-      : isLid(chatId)
-        ? await network.accountOfLid(digits)
-        : null;
+    const receiver = await this.accountOfChat(chatId);
     const own = this.account;
     if (receiver !== null && receiver.sessionId !== this.sessionId && own !== null) {
       // WhatsApp shows the sender by LID; the phone only to someone who already was a contact.
@@ -355,21 +461,34 @@ class SimulatedSession implements EngineSession, SimulatorControls {
       await network.post(receiver.sessionId, {
         kind: 'message',
         message: {
-        id: wireId,
-        from: me.id,
-        to: chatId,
-        body: message.body,
-        timestamp: message.timestamp,
-        senderSessionId: this.sessionId,
-        senderPushName: me.pushName,
-        senderLid: `${own.lid}@lid`,
-        senderPhone: known ? own.phone : null,
+          id: wireId,
+          from: me.id,
+          to: chatId,
+          body: message.body,
+          timestamp: message.timestamp,
+          senderSessionId: this.sessionId,
+          senderPushName: me.pushName,
+          senderLid: `${own.lid}@lid`,
+          senderPhone: known ? own.phone : null,
+          type: message.type,
+          quotedWireId: extra.quotedWireId,
+          media: extra.media,
+          location: message.location,
         },
       });
-    } else {
-      await network.post(this.sessionId, { kind: 'ack', messageId: message.id, chatId, ack: 'delivered' }, { nudge: false });
-      queueMicrotask(() => void this.drain());
+      return receiver.sessionId;
     }
+    await network.post(this.sessionId, { kind: 'ack', messageId: message.id, chatId, ack: 'delivered' }, { nudge: false });
+    queueMicrotask(() => void this.drain());
+    return null;
+  }
+
+  /** The simulated account behind a chat id (a phone id or a LID), or null when it is outside the simulation. */
+  private accountOfChat(chatId: string): Promise<(SimulatedAccount & { sessionId: string }) | null> {
+    const digits = numberOfChatId(chatId);
+    if (chatId.endsWith('@c.us')) return this.options.network.accountOfPhone(digits);
+    if (isLid(chatId)) return this.options.network.accountOfLid(digits);
+    return Promise.resolve(null);
   }
 
   drain(): Promise<void> {
@@ -406,13 +525,20 @@ class SimulatedSession implements EngineSession, SimulatorControls {
       const shown = await network.wereDelivered(this.sessionId, keys);
       const acks: Array<Promise<void>> = [];
       for (const [index, item] of items.entries()) {
-        if (item.kind === 'message') {
-          if (shown[index] !== true) this.receive(item.message);
-          // The sender hears `delivered` either way (once: its side recognises a repeated ack by its key).
-          const wire = item.message;
-          acks.push(network.post(wire.senderSessionId, { kind: 'ack', messageId: `true_${wire.to}_${wire.id}`, chatId: wire.to, ack: 'delivered' }));
-        } else if (shown[index] !== true) {
-          this.applyAck(item.messageId, item.chatId, item.ack);
+        const fresh = shown[index] !== true;
+        switch (item.kind) {
+          case 'message': {
+            if (fresh) this.receive(item.message);
+            // The sender hears `delivered` either way (once: its side recognises a repeated ack by its key).
+            const wire = item.message;
+            acks.push(network.post(wire.senderSessionId, { kind: 'ack', messageId: `true_${wire.to}_${wire.id}`, chatId: wire.to, ack: 'delivered' }));
+            break;
+          }
+          case 'ack':
+            if (fresh) this.applyAck(item.messageId, item.chatId, item.ack);
+            break;
+          default:
+            if (fresh) this.applyChange(item);
         }
       }
       await this.listener.flushed?.();
@@ -427,37 +553,54 @@ class SimulatedSession implements EngineSession, SimulatorControls {
     // A chat this session began with the sender's number stays that chat once the number is known.
     const phoneChat = wire.senderPhone === null ? undefined : `${wire.senderPhone}@c.us`;
     const chatId = phoneChat !== undefined && this.chats.has(phoneChat) ? phoneChat : wire.senderLid;
+    const id = `false_${chatId}_${wire.id}`;
     const message: Message = {
-      id: `false_${chatId}_${wire.id}`,
+      id,
       chatId,
       from: wire.senderLid,
       to: this.me.id,
       fromMe: false,
-      type: 'chat',
+      type: wire.type,
       body: wire.body,
       timestamp: wire.timestamp,
       ack: 'delivered',
       sender,
-      quotedMessageId: null,
-      media: null,
-      location: null,
+      quotedMessageId: wire.quotedWireId === null ? null : (this.idByWire.get(wire.quotedWireId) ?? null),
+      media: wire.media === null ? null : { mimetype: wire.media.mimetype, filename: wire.media.filename, size: wire.media.size, url: mediaUrlOf(this.sessionId, id) },
+      location: wire.location,
     };
     this.rememberContact(chatId, wire.senderPushName, sender);
-    this.store(chatId, message, { unread: true });
-    this.listener.emit({ type: 'message', message: { ...message } });
-    this.after(this.options.readAfterMs, () => {
-      const chat = this.chats.get(chatId);
-      if (chat !== undefined) chat.unreadCount = 0;
-      this.options.network
-        .post(wire.senderSessionId, { kind: 'ack', messageId: `true_${wire.to}_${wire.id}`, chatId: wire.to, ack: 'read' })
-        .catch((error: unknown) => this.logger.warn({ err: error }, 'could not send a read receipt'));
-    });
+    this.store(chatId, message, { unread: true }, { wireId: wire.id, peerSessionId: wire.senderSessionId, wireTo: wire.to, readSent: false });
+    this.listener.emit({ type: 'message', message: structuredClone(message) });
+    // The phone's owner reads it after a while (SIMULATOR_READ_AFTER_MS; 0: only when the chat is marked read).
+    if (this.options.readAfterMs > 0) this.after(this.options.readAfterMs, () => this.readChat(chatId));
+  }
+
+  /** The other side reacted, edited or revoked: applied to the history and reported, by the message's id here. */
+  private applyChange(item: Extract<SimulatedMailItem, { kind: 'reaction' | 'edit' | 'revoke' }>): void {
+    const messageId = this.idByWire.get(item.wireId) ?? item.targetId;
+    const local = this.byId.get(messageId)?.message;
+    const chatId = local?.chatId ?? chatOfMessageId(messageId);
+    switch (item.kind) {
+      case 'reaction':
+        this.listener.emit({ type: 'reaction', messageId, chatId, sender: identityOf(item.senderLid, { phone: item.senderPhone }), emoji: item.emoji });
+        return;
+      case 'edit':
+        if (local !== undefined) local.body = item.body;
+        this.listener.emit({ type: 'edited', messageId, chatId, body: item.body });
+        return;
+      case 'revoke':
+        if (local !== undefined) Object.assign(local, { type: 'revoked', body: '', media: null, location: null });
+        this.listener.emit({ type: 'revoked', messageId, chatId });
+        return;
+    }
   }
 
   async injectIncoming(from: string, text: string): Promise<Message> {
     const me = this.requireConnected();
+    const wireId = randomBytes(10).toString('hex').toUpperCase();
     const message: Message = {
-      id: `false_${from}_${randomBytes(10).toString('hex').toUpperCase()}`,
+      id: `false_${from}_${wireId}`,
       chatId: from,
       from,
       to: me.id,
@@ -472,9 +615,9 @@ class SimulatedSession implements EngineSession, SimulatorControls {
       location: null,
     };
     this.rememberContact(from, '', identityOf(from));
-    this.store(from, message, { unread: true });
-    this.listener.emit({ type: 'message', message: { ...message } });
-    return { ...message };
+    this.store(from, message, { unread: true }, { wireId, peerSessionId: null, wireTo: null, readSent: false });
+    this.listener.emit({ type: 'message', message: structuredClone(message) });
+    return structuredClone(message);
   }
 
   /**
@@ -490,6 +633,102 @@ class SimulatedSession implements EngineSession, SimulatorControls {
     this.listener.emit({ type: 'ack', messageId, chatId, ack });
   }
 
+  async downloadMedia({ messageId }: MessageOptions): Promise<DownloadedMedia> {
+    this.requireConnected();
+    const { message, link } = this.requireMessage(messageId);
+    if (message.media === null) throw new MediaNotFoundError(messageId, 'none');
+    const blob = await this.options.blobs?.get(mediaBlobKey(link.wireId));
+    if (blob === undefined || blob === null) throw new MediaNotFoundError(messageId, 'gone');
+    const data = await collectBytes(blob.stream);
+    return { data, mimetype: message.media.mimetype, filename: message.media.filename };
+  }
+
+  async react({ messageId, emoji }: ReactOptions): Promise<void> {
+    this.requireConnected();
+    const { message, link } = this.requireMessage(messageId);
+    const own = this.account;
+    if (link.peerSessionId === null || own === null) return;
+    const known = await this.options.network.areContacts(own.lid, (await this.options.network.accountOfSession(link.peerSessionId))?.lid ?? '');
+    await this.options.network.post(link.peerSessionId, {
+      kind: 'reaction',
+      wireId: link.wireId,
+      targetId: this.peerIdOf(message, link),
+      emoji,
+      senderLid: `${own.lid}@lid`,
+      senderPhone: known ? own.phone : null,
+      nonce: randomBytes(6).toString('hex'),
+    });
+  }
+
+  async edit({ messageId, text }: EditOptions): Promise<Message> {
+    this.requireConnected();
+    const { message, link } = this.requireMessage(messageId);
+    if (!message.fromMe) throw new MessageNotEditableError(messageId, 'only your own messages can be edited');
+    if (message.type !== 'chat') throw new MessageNotEditableError(messageId, 'only text messages can be edited');
+    message.body = text;
+    if (link.peerSessionId !== null) {
+      await this.options.network.post(link.peerSessionId, {
+        kind: 'edit',
+        wireId: link.wireId,
+        targetId: this.peerIdOf(message, link),
+        body: text,
+        nonce: randomBytes(6).toString('hex'),
+      });
+    }
+    return structuredClone(message);
+  }
+
+  async revoke({ messageId, everyone }: RevokeOptions): Promise<void> {
+    this.requireConnected();
+    const { message, link } = this.requireMessage(messageId);
+    if (everyone && message.fromMe && message.type !== 'revoked') {
+      Object.assign(message, { type: 'revoked', body: '', media: null, location: null });
+      if (link.peerSessionId !== null) {
+        await this.options.network.post(link.peerSessionId, { kind: 'revoke', wireId: link.wireId, targetId: this.peerIdOf(message, link) });
+      }
+      return;
+    }
+    // For this session only: it leaves the history here.
+    const chat = this.chats.get(message.chatId);
+    if (chat !== undefined) chat.messages = chat.messages.filter((kept) => kept.id !== messageId);
+    this.forget(message);
+  }
+
+  async markRead({ chatId }: ChatOptions): Promise<void> {
+    this.requireConnected();
+    await this.readChat(chatId);
+  }
+
+  /** The chat is read: unread count 0, and a read receipt to each sender of what was not read yet. */
+  private async readChat(chatId: string): Promise<void> {
+    const chat = this.chats.get(chatId);
+    if (chat === undefined) return;
+    chat.unreadCount = 0;
+    const receipts: Array<Promise<void>> = [];
+    for (const message of chat.messages) {
+      const link = this.byId.get(message.id)?.link;
+      if (message.fromMe || link === undefined || link.readSent) continue;
+      link.readSent = true;
+      if (link.peerSessionId === null || link.wireTo === null) continue;
+      receipts.push(
+        this.options.network.post(link.peerSessionId, { kind: 'ack', messageId: `true_${link.wireTo}_${link.wireId}`, chatId: link.wireTo, ack: 'read' }),
+      );
+    }
+    await Promise.all(receipts).catch((error: unknown) => this.logger.warn({ err: error }, 'could not send a read receipt'));
+  }
+
+  /** The id the other side has for a message: the sender's is `true_<to>_<wire id>`; the receiver's chat is our LID's. */
+  private peerIdOf(message: Message, link: WireLink): string {
+    if (!message.fromMe && link.wireTo !== null) return `true_${link.wireTo}_${link.wireId}`;
+    return `false_${this.me?.lid ?? message.from}_${link.wireId}`;
+  }
+
+  private requireMessage(messageId: string): { message: Message; link: WireLink } {
+    const found = this.byId.get(messageId);
+    if (found === undefined) throw new MessageNotFoundError(messageId);
+    return found;
+  }
+
   async listChats(): Promise<Chat[]> {
     return [...this.chats.values()]
       .map((chat): Chat => {
@@ -500,7 +739,7 @@ class SimulatedSession implements EngineSession, SimulatorControls {
           isGroup: chat.id.endsWith('@g.us'),
           unreadCount: chat.unreadCount,
           timestamp: last?.timestamp ?? new Date(0).toISOString(),
-          lastMessage: last === null ? null : { ...last },
+          lastMessage: last === null ? null : structuredClone(last),
           lid: this.contacts.get(chat.id)?.lid ?? identityOf(chat.id).lid,
           phone: this.contacts.get(chat.id)?.phone ?? identityOf(chat.id).phone,
         };
@@ -508,8 +747,14 @@ class SimulatedSession implements EngineSession, SimulatorControls {
       .sort((a, b) => b.timestamp.localeCompare(a.timestamp));
   }
 
-  async listMessages({ chatId, limit }: ListMessagesOptions): Promise<Message[]> {
-    return (this.chats.get(chatId)?.messages.slice(-limit) ?? []).map((message) => ({ ...message }));
+  async listMessages({ chatId, limit, before }: ListMessagesOptions): Promise<Message[]> {
+    const messages = this.chats.get(chatId)?.messages ?? [];
+    let end = messages.length;
+    if (before !== undefined) {
+      end = messages.findIndex((message) => message.id === before);
+      if (end < 0) throw new MessageNotFoundError(before);
+    }
+    return messages.slice(Math.max(0, end - limit), end).map((message) => structuredClone(message));
   }
 
   async listContacts(): Promise<Contact[]> {
@@ -587,7 +832,7 @@ class SimulatedSession implements EngineSession, SimulatorControls {
     return this.me;
   }
 
-  private store(chatId: string, message: Message, { unread }: { unread: boolean }): void {
+  private store(chatId: string, message: Message, { unread }: { unread: boolean }, link: WireLink): void {
     let chat = this.chats.get(chatId);
     if (chat === undefined) {
       chat = { id: chatId, name: this.contacts.get(chatId)?.name || numberOfChatId(chatId), unreadCount: 0, messages: [] };
@@ -595,10 +840,19 @@ class SimulatedSession implements EngineSession, SimulatorControls {
     }
     chat.messages.push(message);
     if (message.fromMe) this.sentById.set(message.id, message);
+    this.byId.set(message.id, { message, link });
+    this.idByWire.set(link.wireId, message.id);
     if (chat.messages.length > maxMessagesPerChat) {
-      for (const dropped of chat.messages.splice(0, chat.messages.length - maxMessagesPerChat)) this.sentById.delete(dropped.id);
+      for (const dropped of chat.messages.splice(0, chat.messages.length - maxMessagesPerChat)) this.forget(dropped);
     }
     if (unread) chat.unreadCount += 1;
+  }
+
+  private forget(message: Message): void {
+    this.sentById.delete(message.id);
+    const link = this.byId.get(message.id)?.link;
+    this.byId.delete(message.id);
+    if (link !== undefined && this.idByWire.get(link.wireId) === message.id) this.idByWire.delete(link.wireId);
   }
 
   private rememberContact(chatId: string, pushName: string, identity: Identity): void {
