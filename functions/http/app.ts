@@ -13,7 +13,7 @@ import { apiRoutes } from './api-routes.js';
 import type { ApiDependencies } from './dependencies.js';
 import { dashboardPageHtml, dashboardScript, webSocketUrlFor } from './dashboard/dashboard-page.js';
 import { CommandRecorder, emfEnabled, emfLine } from './emf.js';
-import { docsPageHtml, swaggerUiScript, swaggerUiStyle } from './docs/docs-page.js';
+import { docsRoutes, serveDocs } from './docs/docs-routes.js';
 import { corsOriginsFromEnv } from '../config.js';
 import { apiKeyCheck, corsPolicy, errorResponse, requestContext, requestShapeCheck } from './middleware.js';
 import { buildOpenApiDocument, type OpenApiDocument } from './openapi.js';
@@ -32,7 +32,23 @@ export interface AppOptions {
   corsOrigins?: readonly string[];
 }
 
+/** The whole REST API in one app, the docs page included (tests, and anything that runs the app in one process). */
 export function createApp(givenDeps: ApiDependencies, options: AppOptions = {}) {
+  return buildApp(givenDeps, options, serveDocs);
+}
+
+/**
+ * The REST API of the `api` function: the same routes and OpenAPI document, but the docs page's three routes are
+ * only declared: API Gateway sends them to the `docs` function (docs/docs-routes.ts), so Swagger UI stays out of this
+ * bundle (its imports are tree-shaken away: nothing here reaches `createApp`).
+ */
+export function createApiApp(givenDeps: ApiDependencies, options: AppOptions = {}) {
+  return buildApp(givenDeps, options, (app) => {
+    for (const route of docsRoutes) app.openAPIRegistry.registerPath(route);
+  });
+}
+
+function buildApp(givenDeps: ApiDependencies, options: AppOptions, docs: (app: OpenAPIHono<ApiEnv>) => void) {
   const app = new OpenAPIHono<ApiEnv>({ defaultHook: validationHook });
   const emitMetrics =
     options.emitMetrics === undefined ? (emfEnabled() ? (line: string) => void process.stdout.write(`${line}\n`) : null) : options.emitMetrics;
@@ -78,13 +94,7 @@ export function createApp(givenDeps: ApiDependencies, options: AppOptions = {}) 
     document ??= buildOpenApiDocument(app, { version: packageJson.version });
     return c.json(document, 200);
   });
-  app.openapi(apiRoutes.docsPage, (c) => c.html(docsPageHtml(), 200));
-  app.openapi(apiRoutes.docsScript, (c) =>
-    c.body(swaggerUiScript(), 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'public, max-age=3600' }),
-  );
-  app.openapi(apiRoutes.docsStyle, (c) =>
-    c.body(swaggerUiStyle(), 200, { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'public, max-age=3600' }),
-  );
+  docs(app);
   // The dashboard: the page names the WebSocket API's URL (WS_PUBLIC_URL, or derived: dashboard-page.ts).
   const dashboard = (c: Context<ApiEnv>) =>
     c.html(dashboardPageHtml(webSocketUrlFor({ host: c.req.header('host'), secure: c.req.header('x-forwarded-proto') === 'https' })), 200, { 'cache-control': 'no-store', 'x-frame-options': 'DENY', 'referrer-policy': 'no-referrer' });

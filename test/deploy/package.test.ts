@@ -1,17 +1,19 @@
 /**
  * A deployed stage, as far as it can be proven without an AWS account: `serverless package --stage prod` with dummy
  * credentials and no network, then (a) cfn-lint on the template, (b) what the template holds and must not hold, and
- * (c) the packaged functions themselves, unzipped, run in plain `node` against a real redis-server, a session host
- * and stand-ins for SSM and the API Gateway management API, with hand-made API Gateway events.
+ * (c) one zip per function (`package.individually`), each holding its own bundle and nothing else, and (d) the
+ * packaged functions themselves, each unzipped from its own zip, run in plain `node` against a real redis-server, a
+ * session host and stand-ins for SSM and the API Gateway management API, with hand-made API Gateway events.
  */
 import { execFile, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisKeys } from '../../contract/redis-keys.js';
+import { apiRoutes } from '../../functions/http/api-routes.js';
 import { projectRoot, temporaryDirectory, type ManagedProcess } from '../../scripts/support/processes.js';
 import { startSessionHost } from '../../scripts/support/stack.js';
 import { useRedisServer } from '../support/redis.js';
@@ -199,6 +201,73 @@ describe('deployed stage, packaged offline', () => {
     for (const line of loopback) expect(line).toContain("fetch('http://127.0.0.1:8080/health')");
   });
 
+  /** Each function of the template with its zip (serverless-esbuild names it after the function) and its handler file. */
+  const packagedFunctions = () =>
+    resources('AWS::Lambda::Function').map(([name, fn]) => {
+      const properties = fn.Properties as Json;
+      const zip = path.basename(properties.Code.S3Key as string);
+      const handler = properties.Handler as string; // functions/http/handler.handler
+      return { name, zip, handlerFile: `${handler.slice(0, handler.lastIndexOf('.'))}.mjs` };
+    });
+  const zipEntries = (zip: string): string[] => {
+    const listed = spawnSync('unzip', ['-Z1', path.join(outDir, zip)], { encoding: 'utf8' });
+    expect(listed.status, listed.stderr).toBe(0);
+    return listed.stdout.split('\n').filter((line) => line !== '');
+  };
+  const unzipped = (zip: string, file: string): string => {
+    const read = spawnSync('unzip', ['-p', path.join(outDir, zip), file], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    expect(read.status, read.stderr).toBe(0);
+    return read.stdout;
+  };
+
+  it('packages each function in a zip of its own that holds its handler and nothing else, with no source map', () => {
+    const functions = packagedFunctions();
+    expect(functions.map((fn) => fn.name).sort()).toEqual([
+      'ApiLambdaFunction',
+      'DocsLambdaFunction',
+      'WsConnectLambdaFunction',
+      'WsDisconnectLambdaFunction',
+      'WsMessageLambdaFunction',
+    ]);
+    expect(new Set(functions.map((fn) => fn.zip)).size, 'one zip per function').toBe(functions.length);
+    const sizes: string[] = [];
+    for (const fn of functions) {
+      const entries = zipEntries(fn.zip);
+      // No source map (serverless.yml: sourcemap false, on purpose) and no other function's bundle.
+      expect(entries, fn.name).toEqual([fn.handlerFile]);
+      const bundleBytes = Buffer.byteLength(unzipped(fn.zip, fn.handlerFile));
+      sizes.push(`${fn.name}: zip ${(statSync(path.join(outDir, fn.zip)).size / 1024).toFixed(0)} KB, bundle ${(bundleBytes / 1024).toFixed(0)} KB`);
+    }
+    process.stdout.write(`per-function packages (serverless package took ${packageSeconds.toFixed(1)} s):\n  ${sizes.join('\n  ')}\n`);
+  });
+
+  it('keeps Swagger UI in the docs function and the OpenAPI generator out of the WebSocket functions', () => {
+    const bundleOf = (name: string) => {
+      const fn = packagedFunctions().find((candidate) => candidate.name === name)!;
+      return unzipped(fn.zip, fn.handlerFile);
+    };
+    // Swagger UI's assets are gzip + base64 text (functions/http/docs/swagger-ui-assets.generated.ts): "H4sI…".
+    const swaggerUi = /"H4sIA{4}/;
+    expect(bundleOf('DocsLambdaFunction')).toMatch(swaggerUi);
+    expect(bundleOf('ApiLambdaFunction')).not.toMatch(swaggerUi);
+    // An error message of @asteasolutions/zod-to-openapi (under @hono/zod-openapi): only the REST API builds a document.
+    const openApiGenerator = 'Unknown zod object type';
+    expect(bundleOf('ApiLambdaFunction')).toContain(openApiGenerator);
+    for (const name of ['WsConnectLambdaFunction', 'WsDisconnectLambdaFunction', 'WsMessageLambdaFunction']) {
+      expect(bundleOf(name), name).not.toContain(openApiGenerator);
+    }
+    // API Gateway sends the docs page's declared paths (api-routes.ts) to the docs function, everything else to api.
+    const routes = resources('AWS::ApiGatewayV2::Route').map(([, route]) => route.Properties as Json);
+    const httpTargetOf = (routeKey: string) =>
+      routes
+        .filter((route) => route.RouteKey === routeKey && JSON.stringify(route.ApiId) === '{"Ref":"HttpApi"}')
+        .map((route) => JSON.stringify(route.Target));
+    for (const route of [apiRoutes.docsPage, apiRoutes.docsScript, apiRoutes.docsStyle]) {
+      expect(httpTargetOf(`GET ${route.path}`), route.path).toEqual([expect.stringContaining('"HttpApiIntegrationDocs"')]);
+    }
+    expect(httpTargetOf('$default')).toEqual([expect.stringContaining('"HttpApiIntegrationApi"')]);
+  });
+
   describe('the packaged functions in plain node', () => {
     let lambdaDir: string;
     let ssm: Server;
@@ -218,12 +287,14 @@ describe('deployed stage, packaged offline', () => {
     };
 
     beforeAll(async () => {
-      // The artifact as Lambda would get it; the AWS SDK comes from "the runtime" (the project's node_modules/@aws-sdk).
+      // Each function's artifact as Lambda would get it, in a directory of its own (lambda/<zip name>/); the AWS SDK
+      // comes from "the runtime" (the project's node_modules/@aws-sdk, found from every function's directory).
       lambdaDir = path.join(work.path, 'lambda');
       mkdirSync(path.join(lambdaDir, 'node_modules'), { recursive: true });
-      const zip = readdirSync(outDir).find((file) => file.endsWith('.zip'))!;
-      const unzip = spawnSync('unzip', ['-q', path.join(outDir, zip), '-d', lambdaDir], { encoding: 'utf8' });
-      expect(unzip.status, unzip.stderr).toBe(0);
+      for (const zip of readdirSync(outDir).filter((file) => file.endsWith('.zip'))) {
+        const unzip = spawnSync('unzip', ['-q', path.join(outDir, zip), '-d', path.join(lambdaDir, path.basename(zip, '.zip'))], { encoding: 'utf8' });
+        expect(unzip.status, unzip.stderr).toBe(0);
+      }
       symlinkSync(path.join(projectRoot, 'node_modules', '@aws-sdk'), path.join(lambdaDir, 'node_modules', '@aws-sdk'));
 
       ssm = createServer((request, response) => {
@@ -295,6 +366,14 @@ describe('deployed stage, packaged offline', () => {
       expect(results.connectWrongKey.statusCode).toBe(401);
       expect(results.connect.statusCode).toBe(200);
       expect(results.ping.statusCode).toBe(200);
+      // The api function still documents the docs page; the docs function serves it, its script and its style.
+      expect(results.openapi.statusCode).toBe(200);
+      expect(results.openapiPaths).toEqual(expect.arrayContaining([apiRoutes.docsPage.path, apiRoutes.docsScript.path, apiRoutes.docsStyle.path]));
+      expect(results.docsPage).toMatchObject({ statusCode: 200, type: expect.stringMatching(/^text\/html/) });
+      expect(results.docsScript).toMatchObject({ statusCode: 200, type: expect.stringMatching(/^text\/javascript/) });
+      expect(results.docsScript.length).toBeGreaterThan(1_000_000);
+      expect(results.docsStyle).toMatchObject({ statusCode: 200, type: expect.stringMatching(/^text\/css/) });
+      expect(results.docsOther.statusCode).toBe(404);
 
       // One GetParameter per cold start per handler module, decrypted, for the template's parameter.
       expect(ssmRequests.length).toBeGreaterThan(0);
@@ -316,9 +395,10 @@ describe('deployed stage, packaged offline', () => {
 /** Imports the unzipped handlers and invokes them with API Gateway events; prints the results as one line, `RESULTS {...}` (the handlers log JSON lines to stdout too). */
 const invokeScript = String.raw`
 const key = process.argv[2];
-const http = await import('./functions/http/handler.mjs');
-const connect = await import('./functions/ws/connect.mjs');
-const message = await import('./functions/ws/message.mjs');
+const http = await import('./api/functions/http/handler.mjs');
+const docs = await import('./docs/functions/http/docs-handler.mjs');
+const connect = await import('./wsConnect/functions/ws/connect.mjs');
+const message = await import('./wsMessage/functions/ws/message.mjs');
 let n = 0;
 const context = () => ({ awsRequestId: 'req-' + ++n, functionName: 'api', getRemainingTimeInMillis: () => 29000 });
 const httpEvent = (method, rawPath, { body, headers = {} } = {}) => ({
@@ -344,6 +424,14 @@ results.get = await http.handler(httpEvent('GET', '/api/sessions/packaged', { he
 results.connectWrongKey = await connect.handler(wsEvent('$connect', { query: { apiKey: 'wrong' } }), context());
 results.connect = await connect.handler(wsEvent('$connect', { query: { apiKey: key } }), context());
 results.ping = await message.handler(wsEvent('ping', { body: { action: 'ping' } }), context());
+results.openapi = await http.handler(httpEvent('GET', '/api/openapi.json'), context());
+results.openapiPaths = Object.keys(JSON.parse(results.openapi.body).paths);
+delete results.openapi.body;
+const served = (result) => ({ statusCode: result.statusCode, type: result.headers?.['content-type'], length: (result.body ?? '').length });
+results.docsPage = served(await docs.handler(httpEvent('GET', '/api/docs'), context()));
+results.docsScript = served(await docs.handler(httpEvent('GET', '/api/docs/swagger-ui-bundle.js'), context()));
+results.docsStyle = served(await docs.handler(httpEvent('GET', '/api/docs/swagger-ui.css'), context()));
+results.docsOther = served(await docs.handler(httpEvent('GET', '/api/docs/other.js'), context()));
 process.stdout.write('RESULTS ' + JSON.stringify(results) + '\n');
 process.exit(0);
 `;

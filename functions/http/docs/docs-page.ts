@@ -5,14 +5,17 @@
 import { gunzipSync } from 'node:zlib';
 import { swaggerUiScriptGzipBase64, swaggerUiStyleGzipBase64 } from './swagger-ui-assets.generated.js';
 
-/** Unpacked on first use only: a cold start that serves no docs pays nothing but the module's text. */
+/**
+ * Unpacked on first use only: a cold start that serves no docs pays nothing but the module's text. The calls below
+ * are marked pure so that a bundle which imports this module without using them (none should) drops the assets.
+ */
 function unpacked(packed: string): () => string {
   let text: string | undefined;
   return () => (text ??= gunzipSync(Buffer.from(packed, 'base64')).toString('utf8'));
 }
 
-export const swaggerUiScript = unpacked(swaggerUiScriptGzipBase64);
-export const swaggerUiStyle = unpacked(swaggerUiStyleGzipBase64);
+export const swaggerUiScript = /* @__PURE__ */ unpacked(swaggerUiScriptGzipBase64);
+export const swaggerUiStyle = /* @__PURE__ */ unpacked(swaggerUiStyleGzipBase64);
 
 /**
  * The page. Its URLs are relative to `/api/docs` (so they hold behind a path prefix too); Swagger UI's online
