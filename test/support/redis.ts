@@ -1,9 +1,12 @@
 /** A redis-server of the test file's own, and a fresh key prefix per test so that tests never see each other's keys. */
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { chmodSync } from 'node:fs';
+import path from 'node:path';
+import { Cluster, Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import { afterAll, beforeAll } from 'vitest';
 import { redisKeys, type RedisKeys } from '../../contract/redis-keys.js';
+import { abortIfExited, freePort, startProcess, temporaryDirectory, waitFor, type ManagedProcess } from '../../scripts/support/processes.js';
 import { startRedisServer, type LocalRedis } from '../../scripts/support/redis-server.js';
 
 export interface RedisFixture {
@@ -41,4 +44,110 @@ export function useRedisServer(): RedisFixture {
 /** A logger that writes nothing, for parts under test that take one. */
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
+}
+
+/** A Redis Cluster of three masters (no replicas) on loopback, started for one test file. */
+export interface LocalRedisCluster {
+  /** The service's REDIS_URL for it: the first node as the seed, `?cluster=true`. */
+  url: string;
+  ports: number[];
+  /** A Cluster client (closed by `stop`). */
+  client(): Cluster;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts three `redis-server --cluster-enabled yes` on free loopback ports (their cluster bus ports too), joins them
+ * with `redis-cli --cluster create` (16384 slots over three masters), and waits for `cluster_state:ok` on every node.
+ * Each process is stopped by its PID, and the temporary directory removed, by `stop` (also on a failed start).
+ */
+export async function startRedisCluster(): Promise<LocalRedisCluster> {
+  const directory = temporaryDirectory('wa-redis-cluster');
+  chmodSync(directory.path, 0o700);
+  const processes: ManagedProcess[] = [];
+  const clients: Cluster[] = [];
+  const stop = async () => {
+    for (const client of clients) client.disconnect();
+    await Promise.all(processes.map((process) => process.stop(2_000)));
+    directory.remove();
+  };
+  try {
+    const ports: number[] = [];
+    const busPorts: number[] = [];
+    while (ports.length < 3) {
+      const port = await freePort();
+      const busPort = await freePort();
+      if (port === busPort || ports.includes(port) || busPorts.includes(port) || ports.includes(busPort) || busPorts.includes(busPort)) continue;
+      ports.push(port);
+      busPorts.push(busPort);
+    }
+    ports.forEach((port, index) => {
+      processes.push(
+        startProcess({
+          name: `redis-cluster:${port}`,
+          command: 'redis-server',
+          args: [
+            '--port', String(port), '--cluster-port', String(busPorts[index]), '--cluster-enabled', 'yes',
+            '--cluster-config-file', path.join(directory.path, `nodes-${port}.conf`), '--cluster-node-timeout', '5000',
+            '--dir', directory.path, '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1',
+          ],
+        }),
+      );
+    });
+    for (const [index, port] of ports.entries()) {
+      await waitFor(`redis-server (cluster) on port ${port}`, async () => {
+        abortIfExited(processes[index]!, `before it answered on port ${port}`);
+        return (await cli(port, ['PING'])).trim() === 'PONG' ? true : undefined;
+      }, 10_000);
+    }
+    const create = await run('redis-cli', ['--cluster', 'create', ...ports.map((port) => `127.0.0.1:${port}`), '--cluster-replicas', '0', '--cluster-yes']);
+    if (create.code !== 0) throw new Error(`redis-cli --cluster create failed:\n${create.output}`);
+    for (const port of ports) {
+      await waitFor(`cluster_state:ok on port ${port}`, async () => ((await cli(port, ['CLUSTER', 'INFO'])).includes('cluster_state:ok') ? true : undefined), 20_000);
+    }
+    return {
+      url: `redis://127.0.0.1:${ports[0]}?cluster=true`,
+      ports,
+      client: () => {
+        const client = new Cluster(ports.map((port) => ({ host: '127.0.0.1', port })));
+        clients.push(client);
+        return client;
+      },
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** The cluster of the test file, started before its tests and stopped after them. */
+export function useRedisCluster(): () => LocalRedisCluster {
+  let cluster: LocalRedisCluster | undefined;
+  beforeAll(async () => {
+    cluster = await startRedisCluster();
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+  return () => {
+    if (cluster === undefined) throw new Error('redis cluster not started');
+    return cluster;
+  };
+}
+
+async function cli(port: number, args: string[]): Promise<string> {
+  return (await run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args])).output;
+}
+
+/** Runs a short command to its end (at most 30 s), with what it printed. */
+async function run(command: string, args: string[]): Promise<{ code: number | null; output: string }> {
+  const child = startProcess({ name: command, command, args });
+  const timer = setTimeout(() => void child.kill(), 30_000);
+  try {
+    const { code } = await child.exited;
+    return { code, output: child.output() };
+  } finally {
+    clearTimeout(timer);
+  }
 }
