@@ -2,15 +2,18 @@
  * Part 4 of the benchmarks: cold start of each function.
  *
  * Each function is bundled as serverless-esbuild bundles it for Lambda (esbuild, node platform, ESM, @aws-sdk/*
- * external since the Lambda runtime ships it, the createRequire banner), then started in a fresh Node process that
- * imports the bundle and invokes the handler once with a representative event, against a real Redis. The floor is a
- * fresh Node process importing an empty module.
+ * external since the Lambda runtime ships it, the createRequire banner, the plugins of
+ * scripts/build-esbuild-plugins.mjs; one bundle per function, as `package.individually` zips them), then started in
+ * a fresh Node process that imports the bundle and invokes the handler once with a representative event, against a
+ * real Redis. The floor is a fresh Node process importing an empty module. Runs are interleaved (floor, each
+ * function, floor, …) so that a change of the machine's load during the part weighs on all of them alike.
  */
 import { mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { build, type Metafile } from 'esbuild';
+import { build, type Metafile, type Plugin } from 'esbuild';
 import { freePort, projectRoot, startProcess, temporaryDirectory } from '../../scripts/support/processes.js';
 import { startRedisServer } from '../../scripts/support/redis-server.js';
 import { runPart, type PartContext, type PartReport, type Table, type TargetCheck } from '../support/report.js';
@@ -43,6 +46,32 @@ const functions: FunctionUnderTest[] = [
         http: { method: 'GET', path: '/api/sessions', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'bench' },
         requestId: 'cold-start',
         routeKey: '$default',
+        stage: '$default',
+        time: new Date().toISOString(),
+        timeEpoch: Date.now(),
+      },
+      body: null,
+      isBase64Encoded: false,
+    }),
+  },
+  {
+    name: 'docs (functions/http/docs-handler.ts)',
+    entry: 'functions/http/docs-handler.ts',
+    expectStatus: 200,
+    event: () => ({
+      version: '2.0',
+      routeKey: 'GET /api/docs',
+      rawPath: '/api/docs',
+      rawQueryString: '',
+      headers: { host: 'cold.execute-api.eu-west-1.amazonaws.com' },
+      requestContext: {
+        accountId: '000000000000',
+        apiId: 'cold',
+        domainName: 'cold.execute-api.eu-west-1.amazonaws.com',
+        domainPrefix: 'cold',
+        http: { method: 'GET', path: '/api/docs', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'bench' },
+        requestId: 'cold-start',
+        routeKey: 'GET /api/docs',
         stage: '$default',
         time: new Date().toISOString(),
         timeEpoch: Date.now(),
@@ -139,7 +168,9 @@ function heaviestPackages(metafile: Metafile, count: number): string {
   for (const output of Object.values(metafile.outputs)) {
     for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
       const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
-      const name = match?.[1] ?? '(our code)';
+      // Our own code by folder (functions/http, contract, lib, …).
+      const parts = input.split('/');
+      const name = match?.[1] ?? (parts.length > 2 ? parts.slice(0, 2).join('/') : (parts[0] ?? input));
       byPackage.set(name, (byPackage.get(name) ?? 0) + bytesInOutput);
     }
   }
@@ -149,6 +180,10 @@ function heaviestPackages(metafile: Metafile, count: number): string {
     .map(([name, bytes]) => `${name} ${kilobytes(bytes, 0)}`)
     .join(', ');
 }
+
+/** The functions' budget (issue 14): bundle size, and first answer against a bare Node start. */
+const budgetBytes = 400 * 1024;
+const budgetRatio = 2;
 
 runPart(async (context): Promise<PartReport> => {
   const runs = context.smoke ? 1 : 10;
@@ -160,6 +195,8 @@ runPart(async (context): Promise<PartReport> => {
   writeFileSync(runner, runnerSource);
   const empty = path.join(work.path, 'empty.mjs');
   writeFileSync(empty, 'export {};\n');
+  // The same esbuild plugins as serverless.yml's custom.esbuild.plugins (plain JavaScript, loaded as serverless-esbuild does).
+  const { plugins } = (await import(pathToFileURL(path.join(projectRoot, 'scripts', 'build-esbuild-plugins.mjs')).href)) as { plugins: Plugin[] };
 
   const redis = await startRedisServer();
   context.onCleanup(() => redis.stop());
@@ -183,20 +220,12 @@ runPart(async (context): Promise<PartReport> => {
     NODE_ENV: 'production',
   };
 
-  context.log('cold start: floor (fresh Node, empty module)');
-  const floorRuns: Run[] = [];
-  for (let index = 0; index < runs; index += 1) floorRuns.push(await runFresh(context, runner, empty, { ...baseEnv, BENCH_EVENT: '{}' }));
-  const floorWall = summarize(floorRuns.map((run) => run.wallMs));
-
-  const rows: string[][] = [
-    ['floor: empty module', '—', '—', ms(floorWall.p50, 1), ms(summarize(floorRuns.map((run) => run.importMs)).p50, 1), '—', ms(floorWall.p50, 1), ms(floorWall.max, 1), '1.0×', '—'],
-  ];
-  const results: Array<{ name: string; bytes: number; wall: Summary }> = [];
+  // Bundle every function first, as serverless.yml's custom.esbuild asks serverless-esbuild to.
+  const bundles: Array<{ fn: FunctionUnderTest; bundle: string; bytes: number; gzipped: number; metafile: Metafile }> = [];
   for (const fn of functions) {
-    context.log(`cold start: bundling and starting ${fn.name}`);
+    context.log(`cold start: bundling ${fn.name}`);
     const outdir = path.join(work.path, path.basename(fn.entry, '.ts') + '-' + path.basename(path.dirname(fn.entry)));
     mkdirSync(outdir, { recursive: true });
-    // The options of serverless.yml's custom.esbuild, for the same bundle as a deployment.
     const built = await build({
       entryPoints: [path.join(projectRoot, fn.entry)],
       outdir,
@@ -209,63 +238,87 @@ runPart(async (context): Promise<PartReport> => {
       outExtension: { '.js': '.mjs' },
       external: ['@aws-sdk/*'],
       banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" },
+      plugins,
       metafile: true,
       logLevel: 'silent',
     });
     const bundle = path.join(outdir, `${path.basename(fn.entry, '.ts')}.mjs`);
-    const bytes = statSync(bundle).size;
-    const gzipped = gzipSync(readFileSync(bundle), { level: 9 }).length;
-    const fnRuns: Run[] = [];
-    for (let index = 0; index < runs; index += 1) {
+    bundles.push({ fn, bundle, bytes: statSync(bundle).size, gzipped: gzipSync(readFileSync(bundle), { level: 9 }).length, metafile: built.metafile });
+  }
+
+  // Interleaved: floor, then each function, `runs` times over.
+  const floorRuns: Run[] = [];
+  const fnRuns = new Map<string, Run[]>(functions.map((fn) => [fn.name, []]));
+  for (let index = 0; index < runs; index += 1) {
+    context.log(`cold start: round ${index + 1} of ${runs}`);
+    floorRuns.push(await runFresh(context, runner, empty, { ...baseEnv, BENCH_EVENT: '{}' }));
+    for (const { fn, bundle } of bundles) {
       const run = await runFresh(context, runner, bundle, { ...baseEnv, BENCH_EVENT: JSON.stringify(fn.event(apiKey)) });
       if (run.status !== fn.expectStatus) throw new Error(`${fn.name} answered ${String(run.status)} on its first invoke`);
-      fnRuns.push(run);
+      fnRuns.get(fn.name)?.push(run);
     }
-    const wall = summarize(fnRuns.map((run) => run.wallMs));
-    results.push({ name: fn.name, bytes, wall });
+  }
+  const floorWall = summarize(floorRuns.map((run) => run.wallMs));
+
+  const rows: string[][] = [
+    ['floor: empty module', '—', '—', ms(summarize(floorRuns.map((run) => run.bootMs)).p50, 1), ms(summarize(floorRuns.map((run) => run.importMs)).p50, 1), '—', ms(floorWall.p50, 1), ms(floorWall.max, 1), '1.0×', '—'],
+  ];
+  const results: Array<{ short: string; bytes: number; wall: Summary; heaviest: string }> = [];
+  for (const { fn, bytes, gzipped, metafile } of bundles) {
+    const measured = fnRuns.get(fn.name) ?? [];
+    const wall = summarize(measured.map((run) => run.wallMs));
+    const heaviest = heaviestPackages(metafile, 5);
+    results.push({ short: fn.name.split(' ')[0] ?? fn.name, bytes, wall, heaviest });
     rows.push([
       fn.name,
       kilobytes(bytes, 0),
       kilobytes(gzipped, 0),
-      ms(summarize(fnRuns.map((run) => run.bootMs)).p50, 1),
-      ms(summarize(fnRuns.map((run) => run.importMs)).p50, 1),
-      ms(summarize(fnRuns.map((run) => run.invokeMs)).p50, 1),
+      ms(summarize(measured.map((run) => run.bootMs)).p50, 1),
+      ms(summarize(measured.map((run) => run.importMs)).p50, 1),
+      ms(summarize(measured.map((run) => run.invokeMs)).p50, 1),
       ms(wall.p50, 1),
       ms(wall.max, 1),
       ratio(wall.p50, floorWall.p50),
-      heaviestPackages(built.metafile, 4),
+      heaviest,
     ]);
   }
 
   const table: Table = {
-    title: `Cold start: bundle size, and a fresh Node process from spawn to the first answer (median of ${runs})`,
+    title: `Cold start: bundle size, and a fresh Node process from spawn to the first answer (median of ${runs}, interleaved with the floor)`,
     columns: ['function', 'bundle', 'gzip -9', 'Node boot ms', 'import ms', 'first invoke ms', 'spawn → answer p50 ms', 'max ms', 'p50 / floor', 'heaviest in the bundle'],
     rows,
   };
-  const heaviest = results.reduce((worst, result) => (result.wall.p50 > worst.wall.p50 ? result : worst), results[0] ?? { name: '?', bytes: 0, wall: floorWall });
-  const budgetBytes = 400 * 1024;
-  const worstBytes = Math.max(...results.map((result) => result.bytes));
+  const over = (check: (result: (typeof results)[number]) => boolean) =>
+    results.filter((result) => !check(result)).map((result) => result.short);
+  const sizeOk = (result: (typeof results)[number]) => result.bytes <= budgetBytes;
+  const timeOk = (result: (typeof results)[number]) => result.wall.p50 <= budgetRatio * floorWall.p50;
+  const verdictOf = (failing: string[]) => (context.smoke ? null : failing.length === 0);
+  const bySize = (short: string) => results.find((result) => result.short === short);
   const targets: TargetCheck[] = [
     {
-      target: 'Cold start: each function ≤ 400 KB and first answer ≤ 2× a bare Node start',
-      measured:
-        results.map((result) => `${result.name.split(' ')[0]}: ${kilobytes(result.bytes, 0)}, ${ratio(result.wall.p50, floorWall.p50)}`).join('; ') +
-        `; bare Node start ${ms(floorWall.p50, 0)} ms`,
-      met: context.smoke ? null : worstBytes <= budgetBytes && heaviest.wall.p50 <= 2 * floorWall.p50,
+      target: 'Cold start: each function ≤ 400 KB',
+      measured: results.map((result) => `${result.short}: ${kilobytes(result.bytes, 0)}${sizeOk(result) ? '' : ' (over)'}`).join('; '),
+      met: verdictOf(over(sizeOk)),
       limit:
-        'Minified and without source maps, every function still carries zod (about 440 KB minified: the contract\'s ' +
-        'schemas use classic zod, which @hono/zod-openapi needs for the OpenAPI document) and ioredis (about 120 KB); the ' +
-        'api function also carries the Swagger UI assets (about 630 KB) that only /api/docs serves. Meeting 400 KB needs ' +
-        'the schemas the ws functions parse in zod/mini (or no zod there) and the docs routes in a function of their own.',
+        (over(sizeOk).length === 0 ? 'Every function is within 400 KB. ' : `Over 400 KB: ${over(sizeOk).join(', ')}. `) +
+        `api (${kilobytes(bySize('api')?.bytes ?? 0, 0)}): ${bySize('api')?.heaviest ?? '?'}. It validates and documents with @hono/zod-openapi, ` +
+        'which hands out zod\'s whole namespace (no tree-shaking of zod there), plus @asteasolutions/zod-to-openapi; QR codes (qrcode + pngjs, ' +
+        'about 55 KB) and pino (about 70 KB with its streams) come on top. ' +
+        `docs (${kilobytes(bySize('docs')?.bytes ?? 0, 0)}): Swagger UI itself, about 650 KB of gzip + base64 text, plus the route declarations it ` +
+        'is built from; it is loaded only by someone opening /api/docs. The WebSocket functions are ioredis (about 125 KB), zod (about 95 KB, ' +
+        'tree-shaken) and pino.',
     },
     {
-      target: 'Cold start: bundle size and time to first answer of each function',
-      measured: results.map((result) => `${result.name.split(' ')[0]}: ${kilobytes(result.bytes, 0)}, ${ms(result.wall.p50, 0)} ms`).join('; '),
-      met: null,
+      target: 'Cold start: first answer ≤ 2× a bare Node start',
+      measured:
+        results.map((result) => `${result.short}: ${ms(result.wall.p50, 0)} ms, ${ratio(result.wall.p50, floorWall.p50)}`).join('; ') +
+        `; bare Node start ${ms(floorWall.p50, 0)} ms`,
+      met: verdictOf(over(timeOk)),
       limit:
-        `The slowest to answer is ${heaviest.name.split(' ')[0]} (${ms(heaviest.wall.p50, 0)} ms, ${ratio(heaviest.wall.p50, floorWall.p50)} a bare ` +
-        'Node start). The first invoke connects to Redis (TCP + ready check), and the WebSocket message function loads ' +
-        'the AWS SDK client (external, from node_modules as on Lambda) and makes its first HTTPS-less post.',
+        (over(timeOk).length === 0 ? 'Every function answers within 2× a bare Node start. ' : `Over 2×: ${over(timeOk).join(', ')}. `) +
+        'A first answer is Node boot + import of the bundle (compile of its code) + the first invoke, which for every function but docs ' +
+        'opens two Redis connections and waits for them (TCP + ready check, and on AWS TLS to ElastiCache); wsMessage also loads the AWS ' +
+        'SDK client (from the runtime, not the bundle) for its first post.',
     },
   ];
   return {
@@ -274,12 +327,14 @@ runPart(async (context): Promise<PartReport> => {
     method: [
       'Cold start: each function bundled with esbuild exactly as `serverless.yml` asks serverless-esbuild to (bundle, ' +
         'node platform, ESM, target node22, `@aws-sdk/*` external as the Lambda runtime ships it, minified, no source ' +
-        'map); size of the .mjs and its gzip -9 size as a rough zip size. Then, per run, a fresh `node` process ' +
-        'imports the bundle and invokes the handler once (api: `GET /api/sessions`; wsConnect: a `$connect` with the key; ' +
-        'wsDisconnect: `$disconnect`; wsMessage: a `ping`, answered by PostToConnection to a local stub of the management ' +
-        'API) against a real Redis on loopback. "Node boot" is `performance.now()` at the first line of the runner; ' +
-        '"spawn → answer" is measured by the parent until the answer line arrives. The floor is the same runner ' +
-        'importing an empty module. Lambda adds its own init (runtime, network) on top of all of this.',
+        'map, the plugins of scripts/build-esbuild-plugins.mjs); one bundle per function, as `package.individually` zips ' +
+        'them; size of the .mjs and its gzip -9 size as a rough zip size. Then, per run, a fresh `node` process ' +
+        'imports the bundle and invokes the handler once (api: `GET /api/sessions`; docs: `GET /api/docs`; wsConnect: a ' +
+        '`$connect` with the key; wsDisconnect: `$disconnect`; wsMessage: a `ping`, answered by PostToConnection to a local ' +
+        'stub of the management API) against a real Redis on loopback. "Node boot" is `performance.now()` at the first ' +
+        'line of the runner; "spawn → answer" is measured by the parent until the answer line arrives. The floor is the ' +
+        'same runner importing an empty module; the runs go floor, each function, floor, … so load changes hit all alike. ' +
+        'Lambda adds its own init (runtime, network) on top of all of this.',
     ],
     tables: [table],
     targets,
