@@ -69,6 +69,7 @@ if (new Set(Object.values(ports)).size !== 3) refuse(`HTTP_PORT, WS_PORT and LAM
 /** Where the stack keeps its Redis data, the dev key and its state file (tests: a temporary directory). */
 const localDir = path.resolve(projectRoot, process.env.LOCAL_DIR || '.local');
 const dataDir = path.resolve(projectRoot, process.env.DATA_DIR || path.join('data', 'sessions'));
+const mediaDir = path.resolve(projectRoot, process.env.MEDIA_DIR || path.join('data', 'media'));
 const redisDir = path.join(localDir, 'redis');
 const stateFile = path.join(localDir, 'stack.json');
 const printQr = process.env.PRINT_QR !== '0';
@@ -285,6 +286,9 @@ try {
     keyPrefix,
     engine,
     apiKeys,
+    mediaDir,
+    // A local stack sends media from files the developer serves on this machine (never on deployed stages).
+    env: { MEDIA_FETCH_ALLOW_PRIVATE: process.env.MEDIA_FETCH_ALLOW_PRIVATE ?? 'true' },
     httpPort: ports.http,
     websocketPort: ports.websocket,
     lambdaPort: ports.lambda,
@@ -299,6 +303,7 @@ try {
     engine,
     hostId: process.env.HOST_ID ?? 'local',
     dataDir,
+    mediaDir,
     wsManagementEndpoint: process.env.WS_MANAGEMENT_ENDPOINT ?? offline.managementEndpoint,
     relay: relayFor('session-host'),
     watch,

@@ -26,6 +26,7 @@ import { SendLedger } from './sessions/send-ledger.js';
 import { SessionStore } from './sessions/session-store.js';
 import { WebhookDispatcher } from './webhooks/webhook-dispatcher.js';
 import { WebhookStore } from '../lib/webhook-store.js';
+import { blobStoreFromEnv } from '../lib/blob-store-config.js';
 
 const logger = createLogger('session-host');
 
@@ -86,7 +87,8 @@ async function main(): Promise<void> {
 
   const bus = new CommandBus({ redis, subscriber, keys, logger: hostLogger, callerId: `host-${config.hostId}` });
   const directory = new SessionDirectory(redis, keys);
-  const engine = await createEngine(config, { redis, keys, directory, bus, logger: hostLogger });
+  const blobs = blobStoreFromEnv();
+  const engine = await createEngine(config, { redis, keys, directory, bus, logger: hostLogger, blobs });
   // Prometheus metrics (GET /metrics on HEALTH_PORT): the counting parts get the small HostMetrics interface.
   const hostMetrics = createHostMetrics({
     hostId: config.hostId,
@@ -99,7 +101,12 @@ async function main(): Promise<void> {
   const events = new EventLog(redis, keys, { ...config.events, metrics });
   const store = new SessionStore(redis, keys, config.hostId);
   const sendLedger = new SendLedger(redis, keys, config.idempotencyTtlSeconds);
-  const sessions = new SessionManager({ engine, store, events, sendLedger, logger: hostLogger, qrMaxRotations: config.qrMaxRotations });
+  const sessions = new SessionManager({ engine, store, events, sendLedger, blobs, logger: hostLogger, qrMaxRotations: config.qrMaxRotations });
+  // The local blob store has no lifecycle rule: expired media is swept here (S3's rule does it in a deployment).
+  const mediaSweep = setInterval(() => {
+    blobs.sweepExpired().catch((error: unknown) => hostLogger.warn({ err: error }, 'could not sweep expired media'));
+  }, 10 * 60_000);
+  mediaSweep.unref();
   const poster = createConnectionPoster(config.wsManagementEndpoint);
   const pusher = new EventPusher({ events, connections: new ConnectionRegistry(redis, keys), poster, logger: hostLogger, metrics });
   pusher.start();
@@ -179,6 +186,7 @@ async function main(): Promise<void> {
     // Order matters: stop taking commands and finish those in flight, then close every client (their last state
     // reaches Redis), withdraw from the hosts so others may adopt at once, deliver what is queued, disconnect.
     health?.close();
+    clearInterval(mediaSweep);
     registry.stopSweeping();
     if (options.leaseLost === true) {
       // Another process runs under this HOST_ID now: stop the clients at once rather than run them twice.

@@ -11,10 +11,15 @@ import {
   contactSchema,
   createSessionBodySchema,
   chatIdSchema,
+  deleteMessageQuerySchema,
+  editMessageBodySchema,
   emptyBodySchema,
   maxBodyBytes,
+  maxSendBodyBytes,
+  messageIdSchema,
   messageSchema,
   messagesQuerySchema,
+  reactionBodySchema,
   pairingCodeBodySchema,
   sendMessageBodySchema,
   sessionIdSchema,
@@ -37,6 +42,7 @@ import {
   webhookResponseSchema,
   webhooksResponseSchema,
 } from '../../contract/webhooks.js';
+import { keyRouteDeclarations } from './api-routes-keys.js';
 import { idempotencyKeyPattern } from './idempotency.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -49,6 +55,14 @@ const chatIdParam = chatIdSchema.meta({
 });
 
 const sessionParams = z.object({ sessionId: sessionIdParam });
+const messageParams = z.object({
+  sessionId: sessionIdParam,
+  messageId: messageIdSchema.meta({
+    description: "WhatsApp's serialized message id, percent-encoded (`@` is `%40`).",
+    example: 'true_15551234567%40c.us_3EB0C0FFEE',
+  }),
+});
+const emptyResult = z.object({}).meta({ description: 'Nothing to say: `{}`.' });
 const idempotencyHeaders = z.object({
   'idempotency-key': z
     .string()
@@ -91,15 +105,19 @@ const whenByCode: Record<ErrorCode, string> = {
   PAIRING_CODE_MISMATCH: 'not the code the session showed (or none was asked)',
   CONTACT_NOT_FOUND: 'WhatsApp knows nothing of that id',
   WEBHOOK_NOT_FOUND: 'no webhook with this id',
+  MESSAGE_NOT_FOUND: 'the session knows no message with this id (in this chat)',
+  MEDIA_NOT_FOUND: 'the message carries no media, or WhatsApp no longer has it',
+  MESSAGE_NOT_EDITABLE: "only the session's own text messages can be edited (and WhatsApp allows it for a limited time)",
   RECIPIENT_NOT_ON_WHATSAPP: 'the phone number is not on WhatsApp; nothing was sent; `details.chatId`',
   NOT_SUPPORTED_BY_ENGINE: "the session's engine cannot do this",
   SEND_OUTCOME_UNKNOWN:
     'the engine failed after WhatsApp may have taken the message: it may have been sent (a retry under the same `Idempotency-Key` never sends it again)',
   IDEMPOTENCY_KEY_REUSED: 'the `Idempotency-Key` was used with another body',
   IDEMPOTENCY_IN_PROGRESS: 'a request with this `Idempotency-Key` is still running (or its host died mid-send)',
-  PAYLOAD_TOO_LARGE: `the body is over ${maxBodyBytes} bytes`,
+  PAYLOAD_TOO_LARGE: `the body is over ${maxBodyBytes} bytes (the send route: ${maxSendBodyBytes}), or the media at \`media.url\` is over \`MEDIA_MAX_BYTES\``,
   UNSUPPORTED_MEDIA_TYPE: 'the body is not sent as `application/json`',
-  RATE_LIMITED: 'the session sent more than `SEND_RATE_LIMIT` messages in `SEND_RATE_WINDOW_MS`; `retry-after` says when to retry',
+  RATE_LIMITED:
+    'a rate limit of docs/api.md "Limits": the key\'s requests (`KEY_RATE_LIMIT`), wrong keys from this address (`FAILED_KEY_LIMIT`), its Idempotency-Key records, or the session\'s sends (`SEND_RATE_LIMIT`); `retry-after` says when to retry',
   WHATSAPP_UNREACHABLE: 'the engine cannot reach WhatsApp',
   SESSION_HOST_UNAVAILABLE: 'no live session host holds the session (on create: none runs at all)',
   SERVICE_UNAVAILABLE: 'Redis does not answer',
@@ -166,10 +184,13 @@ function errorResponses(...tables: ErrorTable[]): Record<number, ErrorResponse> 
 
 type ErrorResponses<Statuses extends number> = { [S in Statuses]: ErrorResponse };
 
-/** The error answers of a route that needs a key: the given ones, 401, and 500/503 (a bug, Redis away). */
-function errors<const T extends ErrorTable>(table: T): ErrorResponses<Extract<keyof T, number> | 401 | 500 | 503> {
-  return errorResponses({ 401: ['UNAUTHORIZED'] }, table, { 500: ['INTERNAL'], 503: ['SERVICE_UNAVAILABLE'] }) as ErrorResponses<
-    Extract<keyof T, number> | 401 | 500 | 503
+/**
+ * The error answers of a route that needs a key: the given ones, 401, 429 (the key's request rate, or too many wrong
+ * keys from the client's address: docs/api.md "Limits"), and 500/503 (a bug, Redis away).
+ */
+function errors<const T extends ErrorTable>(table: T): ErrorResponses<Extract<keyof T, number> | 401 | 429 | 500 | 503> {
+  return errorResponses({ 401: ['UNAUTHORIZED'] }, table, { 429: ['RATE_LIMITED'], 500: ['INTERNAL'], 503: ['SERVICE_UNAVAILABLE'] }) as ErrorResponses<
+    Extract<keyof T, number> | 401 | 429 | 500 | 503
   >;
 }
 
@@ -192,6 +213,14 @@ const connectedReadErrors = {
 } as const;
 
 const noKey: Array<Record<string, string[]>> = [];
+
+/** The helpers a route file of its own declares its routes with (api-routes-keys.ts). */
+export interface RouteHelpers {
+  json: typeof json;
+  jsonBody: typeof jsonBody;
+  errors: typeof errors;
+  bodyErrors: typeof bodyErrors;
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // The routes
@@ -304,7 +333,7 @@ export const apiRoutes = {
       },
       ...errors({
         ...bodyErrors,
-        409: ['SESSION_EXISTS', 'IDEMPOTENCY_IN_PROGRESS'],
+        409: ['SESSION_EXISTS', 'LIMIT_REACHED', 'IDEMPOTENCY_IN_PROGRESS'],
         422: ['IDEMPOTENCY_KEY_REUSED'],
         ...hostErrors,
       }),
@@ -391,13 +420,23 @@ export const apiRoutes = {
     method: 'post',
     path: '/api/messages/{sessionId}/send',
     tags: ['Messages'],
-    summary: 'Send a text message',
-    request: { params: sessionParams, headers: idempotencyHeaders, body: jsonBody(sendMessageBodySchema, true) },
+    summary: 'Send a text, media or a location; optionally as a reply, with mentions',
+    description: [
+      'Exactly one of `text`, `media` and `location`.',
+      '`media` takes `data` (base64, up to 4 MB decoded; this route takes bodies up to 6 MB) or `url` (fetched by the service: http(s), no private, loopback or link-local addresses unless `MEDIA_FETCH_ALLOW_PRIVATE=true`, at most `MEDIA_MAX_BYTES`, 3 redirects, `MEDIA_FETCH_TIMEOUT_MS`).',
+      'Media bytes never travel through Redis nor in events: the message carries `media` metadata and a download `url`.',
+      'Examples: `{"chatId": "15551234567", "text": "hi"}`; `{"chatId": "15551234567", "media": {"data": "iVBORw0KGgo…", "mimetype": "image/png", "caption": "a cat"}}`; `{"chatId": "15551234567", "media": {"url": "https://example.com/report.pdf", "mimetype": "application/pdf", "filename": "report.pdf"}}`; `{"chatId": "15551234567", "location": {"latitude": 52.52, "longitude": 13.405, "name": "Berlin"}}`; `{"chatId": "15551234567", "text": "yes", "replyTo": "false_15551234567@c.us_3EB0C0FFEE"}`.',
+    ].join('\n\n'),
+    request: {
+      params: sessionParams,
+      headers: idempotencyHeaders,
+      body: { ...jsonBody(sendMessageBodySchema, true), 'x-max-body-bytes': maxSendBodyBytes },
+    },
     responses: {
       201: json('Sent (`ack` is `sent`; later acks come as `message_ack` events).', z.object({ message: messageSchema })),
       ...errors({
         ...bodyErrors,
-        404: ['SESSION_NOT_FOUND'],
+        404: ['SESSION_NOT_FOUND', 'MESSAGE_NOT_FOUND'],
         409: ['SESSION_NOT_CONNECTED', 'IDEMPOTENCY_IN_PROGRESS'],
         422: ['RECIPIENT_NOT_ON_WHATSAPP', 'IDEMPOTENCY_KEY_REUSED', 'NOT_SUPPORTED_BY_ENGINE'],
         429: ['RATE_LIMITED'],
@@ -423,14 +462,108 @@ export const apiRoutes = {
     method: 'get',
     path: '/api/messages/{sessionId}/chat/{chatId}',
     tags: ['Messages'],
-    summary: "A chat's latest messages, oldest first",
+    summary: "A chat's latest messages, oldest first, a page at a time",
+    description: 'Pass `nextBefore` as `before` for the page before (older); `nextBefore` is null on the oldest page.',
     request: {
       params: z.object({ sessionId: sessionIdParam, chatId: chatIdParam }),
       query: messagesQuerySchema,
     },
     responses: {
-      200: json('The messages.', z.object({ messages: z.array(messageSchema) })),
-      ...errors(connectedReadErrors),
+      200: json('The messages.', z.object({ messages: z.array(messageSchema), nextBefore: z.string().nullable() })),
+      ...errors({ ...connectedReadErrors, 404: ['SESSION_NOT_FOUND', 'MESSAGE_NOT_FOUND'] }),
+    },
+  }),
+  markChatRead: createRoute({
+    operationId: 'markChatRead',
+    method: 'post',
+    path: '/api/messages/{sessionId}/chat/{chatId}/read',
+    tags: ['Messages'],
+    summary: 'Mark a chat read (blue ticks to the senders of what was unread)',
+    request: {
+      params: z.object({ sessionId: sessionIdParam, chatId: chatIdParam }),
+      body: jsonBody(emptyBodySchema, false, 'No fields: an empty body or `{}`.'),
+    },
+    responses: {
+      200: json('Marked read.', emptyResult),
+      ...errors({ ...connectedReadErrors, ...bodyErrors, 422: ['NOT_SUPPORTED_BY_ENGINE'] }),
+    },
+  }),
+  downloadMedia: createRoute({
+    operationId: 'downloadMedia',
+    method: 'get',
+    path: '/api/messages/{sessionId}/message/{messageId}/media',
+    tags: ['Messages'],
+    summary: "A message's media: the file itself, or a redirect to a short-lived URL of the blob store",
+    request: { params: messageParams },
+    responses: {
+      200: {
+        description: 'The file, with its `content-type` and a `content-disposition` naming it.',
+        content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
+      },
+      302: {
+        description: 'Where to fetch it (a presigned blob store URL that needs no key, valid for a few minutes).',
+        headers: z.object({ location: z.string() }),
+      },
+      ...errors({
+        ...connectedReadErrors,
+        404: ['SESSION_NOT_FOUND', 'MESSAGE_NOT_FOUND', 'MEDIA_NOT_FOUND'],
+        422: ['NOT_SUPPORTED_BY_ENGINE'],
+      }),
+    },
+  }),
+  reactToMessage: createRoute({
+    operationId: 'reactToMessage',
+    method: 'post',
+    path: '/api/messages/{sessionId}/message/{messageId}/reaction',
+    tags: ['Messages'],
+    summary: 'React to a message with an emoji (`""` takes the reaction back)',
+    description: 'Example: `{"emoji": "👍"}`. The other side gets a `message_reaction` event.',
+    request: { params: messageParams, body: jsonBody(reactionBodySchema, true) },
+    responses: {
+      200: json('Reacted.', emptyResult),
+      ...errors({
+        ...connectedReadErrors,
+        ...bodyErrors,
+        404: ['SESSION_NOT_FOUND', 'MESSAGE_NOT_FOUND'],
+        422: ['NOT_SUPPORTED_BY_ENGINE'],
+      }),
+    },
+  }),
+  editMessage: createRoute({
+    operationId: 'editMessage',
+    method: 'patch',
+    path: '/api/messages/{sessionId}/message/{messageId}',
+    tags: ['Messages'],
+    summary: "Edit one of the session's own text messages",
+    description: 'Example: `{"text": "corrected"}`. The other side gets a `message_edited` event.',
+    request: { params: messageParams, body: jsonBody(editMessageBodySchema, true) },
+    responses: {
+      200: json('The message as it is now.', z.object({ message: messageSchema })),
+      ...errors({
+        ...connectedReadErrors,
+        ...bodyErrors,
+        404: ['SESSION_NOT_FOUND', 'MESSAGE_NOT_FOUND'],
+        409: ['SESSION_NOT_CONNECTED', 'MESSAGE_NOT_EDITABLE'],
+        422: ['NOT_SUPPORTED_BY_ENGINE'],
+      }),
+    },
+  }),
+  deleteMessage: createRoute({
+    operationId: 'deleteMessage',
+    method: 'delete',
+    path: '/api/messages/{sessionId}/message/{messageId}',
+    tags: ['Messages'],
+    summary: 'Delete a message: for everyone (`?everyone=true`) where WhatsApp allows it, else for this session only',
+    description: 'Deleted for everyone, the other side gets a `message_revoked` event.',
+    request: { params: messageParams, query: deleteMessageQuerySchema, body: jsonBody(emptyBodySchema, false, 'No fields: an empty body or `{}`.') },
+    responses: {
+      200: json('Deleted.', emptyResult),
+      ...errors({
+        ...connectedReadErrors,
+        ...bodyErrors,
+        404: ['SESSION_NOT_FOUND', 'MESSAGE_NOT_FOUND'],
+        422: ['NOT_SUPPORTED_BY_ENGINE'],
+      }),
     },
   }),
   listContacts: createRoute({
@@ -565,6 +698,8 @@ export const apiRoutes = {
       ...errors({ ...bodyErrors, 404: ['WEBHOOK_NOT_FOUND', 'SESSION_NOT_FOUND'] }),
     },
   }),
+
+  ...keyRouteDeclarations({ json, jsonBody, errors, bodyErrors }),
 };
 
 export type ApiRoutes = typeof apiRoutes;

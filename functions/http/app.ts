@@ -21,6 +21,7 @@ import { routeTableOf, type RouteTable } from './route-table.js';
 import { messageRoutes } from './routes/messages.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { webhookRoutes } from './routes/webhooks.js';
+import { keyRoutes } from './routes/keys.js';
 import { simulatorRoutes } from './routes/simulator.js';
 import { normaliseJsonBody, validationHook } from './validation.js';
 
@@ -79,7 +80,11 @@ function buildApp(givenDeps: ApiDependencies, options: AppOptions, docs: (app: O
   app.use('*', corsPolicy(options.corsOrigins ?? corsOriginsFromEnv()));
   app.use(
     '*',
-    apiKeyCheck(deps.config.apiKeyDigests, (c) => table.find(c.req.path)?.publicMethods.has(c.req.method) === true),
+    apiKeyCheck(deps.config.apiKeyDigests, (c) => table.find(c.req.path)?.publicMethods.has(c.req.method) === true, {
+      store: deps.apiKeys,
+      limiter: deps.requestLimiter,
+      ready: deps.ready,
+    }),
   );
   // Then, before any route: paths that mean another path (`..`, encoded slashes) and empty Idempotency-Keys.
   app.use('*', requestShapeCheck((path) => table.find(path)?.path));
@@ -110,13 +115,14 @@ function buildApp(givenDeps: ApiDependencies, options: AppOptions, docs: (app: O
     const declared = table.find(c.req.path);
     if (declared === undefined || declared.methods.every((method) => declared.publicMethods.has(method))) return next();
     await deps.ready();
-    if (declared.bodyMethods.has(c.req.method)) await normaliseJsonBody(c);
+    if (declared.bodyMethods.has(c.req.method)) await normaliseJsonBody(c, declared.bodyLimits.get(c.req.method));
     return next();
   });
 
   app.route('/', sessionRoutes(deps));
   app.route('/', messageRoutes(deps));
   app.route('/', webhookRoutes(deps));
+  app.route('/', keyRoutes(deps));
   if (deps.config.engine === 'simulator') app.route('/', simulatorRoutes(deps));
 
   table = routeTableOf(app);

@@ -7,11 +7,15 @@ import { ServiceError, SessionNotConnectedError, SessionNotFoundError } from '..
 import { publicSession, type CommandOf, type CommandResult, type CommandType } from '../../contract/commands.js';
 import type { Session } from '../../contract/api.js';
 import type { FunctionsConfig } from '../config.js';
+import { currentPrincipal, tenantOf, type ApiKeyStore, type SessionTenants } from '../../lib/api-keys.js';
+import type { BlobStore } from '../../lib/blob-store.js';
+import type { MediaFetchOptions } from '../../lib/media-fetch.js';
 import type { IdempotencyStore } from './idempotency.js';
-import type { SendRateLimiter } from './rate-limit.js';
+import type { RequestLimiter, SendRateLimiter } from './rate-limit.js';
 
 export interface ApiDependencies {
-  config: Pick<FunctionsConfig, 'engine' | 'apiKeyDigests' | 'commandTimeoutMs'>;
+  /** `limits`: the caps of docs/api.md "Limits" (fakes may leave them out: no cap then). */
+  config: Pick<FunctionsConfig, 'engine' | 'apiKeyDigests' | 'commandTimeoutMs'> & Partial<Pick<FunctionsConfig, 'limits'>>;
   logger: Logger;
   /** Resolves when Redis is usable, or throws SERVICE_UNAVAILABLE quickly. */
   ready(): Promise<void>;
@@ -24,10 +28,35 @@ export interface ApiDependencies {
   idempotency: IdempotencyStore;
   sendRateLimiter: SendRateLimiter;
   webhooks: Pick<WebhookStore, 'create' | 'list' | 'get' | 'delete' | 'deliveries' | 'replay'>;
+  /** Keys made through `/api/keys` (optional so that fakes may leave it out: then only the configured keys work). */
+  apiKeys?: Pick<ApiKeyStore, 'create' | 'list' | 'revoke' | 'resolve'>;
+  /** Who owns which session (required as soon as `apiKeys` can make tenant keys). */
+  tenants?: Pick<SessionTenants, 'ownerOf' | 'visibleTo' | 'reserve' | 'claim' | 'settle' | 'forget' | 'page'>;
+  /** Per-key request rates and wrong keys per address (optional: no such limit then). */
+  requestLimiter?: RequestLimiter;
+  /** Media to send and to download (optional so that fakes may leave it out: media routes then answer 500). */
+  media?: MediaDependencies;
+}
+
+/** Where media bytes go (never through Redis) and how a `media.url` is fetched. */
+export interface MediaDependencies {
+  blobs: Pick<BlobStore, 'put' | 'get' | 'signedUrl'>;
+  fetch: MediaFetchOptions;
+}
+
+/**
+ * 404 `SESSION_NOT_FOUND` when the request runs as a tenant key that does not own the session: another tenant's
+ * session does not exist for it (lib/api-keys.ts). Administrators and internal calls see every session.
+ */
+export async function assertVisible(deps: ApiDependencies, sessionId: string): Promise<void> {
+  const principal = currentPrincipal();
+  if (tenantOf(principal) === null) return;
+  if (deps.tenants === undefined || !(await deps.tenants.visibleTo(principal, sessionId))) throw new SessionNotFoundError(sessionId);
 }
 
 /** The session and the live host that owns it, or the contract's error. */
 export async function findSession(deps: ApiDependencies, sessionId: string): Promise<SessionEntry> {
+  await assertVisible(deps, sessionId);
   const entry = await deps.directory.get(sessionId);
   if (entry === null) throw new SessionNotFoundError(sessionId);
   return entry;
@@ -44,6 +73,7 @@ export async function commandSession<T extends CommandType>(
   command: CommandOf<T>,
   options: { traceId?: string; connected?: boolean } = {},
 ): Promise<CommandResult<T>> {
+  await assertVisible(deps, sessionId);
   if (deps.bus.requestSession === undefined) {
     const entry = await findSession(deps, sessionId);
     const hostId = liveOwner(entry);

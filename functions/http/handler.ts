@@ -3,7 +3,10 @@
  * served by the `docs` function (docs-handler.ts), which API Gateway sends them to.
  */
 import { handle } from 'hono/aws-lambda';
+import { blobStoreFromEnv } from '../../lib/blob-store-config.js';
+import { mediaFetchOptionsFromEnv } from '../../lib/media-fetch.js';
 import { getRuntime } from '../runtime.js';
 import { createApiApp } from './app.js';
 
-export const handler = handle(createApiApp(getRuntime().api));
+// Media only here: the WebSocket functions share the runtime and need no blob store (nor the S3 client).
+export const handler = handle(createApiApp({ ...getRuntime().api, media: { blobs: blobStoreFromEnv(), fetch: mediaFetchOptionsFromEnv() } }));

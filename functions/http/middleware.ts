@@ -8,7 +8,9 @@ import { maxBodyBytes } from '../../contract/api.js';
 import { httpStatusOf, ServiceError, ValidationError, type ErrorBody, type ErrorCode } from '../../contract/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import { isRedisUnavailableError, RedisAuthError } from '../../lib/redis.js';
+import { configKeyId, runAs, type Principal } from '../../lib/api-keys.js';
 import { digestOfKey } from '../config.js';
+import type { RequestLimiter } from './rate-limit.js';
 import type { ApiEnv } from './api-env.js';
 
 const requestIdPattern = /^[A-Za-z0-9_.:-]{1,128}$/;
@@ -129,21 +131,69 @@ export function corsPolicy(origins: readonly string[]): MiddlewareHandler<ApiEnv
   });
 }
 
+/** What the key check needs besides the configured keys; all optional, so that an app with fakes needs none. */
+export interface KeyCheckOptions {
+  /** Keys made through `POST /api/keys` (lib/api-keys.ts): looked up by digest, every request. */
+  store?: { resolve(secret: string): Promise<Principal | null> } | undefined;
+  /** Wrong keys per client address, and requests per key (rate-limit.ts). */
+  limiter?: RequestLimiter | undefined;
+  /** Resolves when Redis is usable (or throws SERVICE_UNAVAILABLE quickly): the store and limiter need it. */
+  ready?: (() => Promise<void>) | undefined;
+}
+
 /**
- * Checks `x-api-key` against every configured key in constant time (digests of equal length, and no early exit),
- * before routing: a request without a valid key learns nothing, not even whether its route exists.
+ * Checks `x-api-key`, before routing: a request without a valid key learns nothing, not even whether its route exists.
+ * A configured key (API_KEYS or SSM) is matched in memory in constant time (digests of equal length, no early exit)
+ * and acts as an administrator; any other key is looked up by its digest among the keys made through `/api/keys`.
+ * Then, when a limiter is given: a client address that presented too many wrong keys gets 429 before its key is even
+ * looked at (right or wrong, so the answer tells a guesser nothing), each wrong key counts against its address, and
+ * every request counts against its key's rate. The rest of the request runs as the key's principal (lib/api-keys.ts).
  */
-export function apiKeyCheck(keyDigests: readonly Buffer[], isPublic: (c: Context<ApiEnv>) => boolean): MiddlewareHandler<ApiEnv> {
+export function apiKeyCheck(keyDigests: readonly Buffer[], isPublic: (c: Context<ApiEnv>) => boolean, options: KeyCheckOptions = {}): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
     if (isPublic(c)) return next();
-    // With no key configured every key is wrong: 401 for all, as the contract says (fail closed), and loud logs.
-    if (keyDigests.length === 0) c.get('logger').error('API_KEYS is empty: refusing every request (fail closed)');
+    // With no key configured (and none stored) every key is wrong: 401 for all, as the contract says (fail closed).
+    if (keyDigests.length === 0 && options.store === undefined) c.get('logger').error('API_KEYS is empty: refusing every request (fail closed)');
     const presented = c.req.header('x-api-key');
-    if (presented === undefined || !isSingleKey(presented, eventHeaderValues(c, 'x-api-key')) || !keyMatches(presented, keyDigests)) {
+    if (presented === undefined || presented === '' || !isSingleKey(presented, eventHeaderValues(c, 'x-api-key'))) {
       throw new ServiceError('UNAUTHORIZED', 'A valid x-api-key header is required (exactly one).');
     }
-    return next();
+    const address = clientAddress(c);
+    if (options.limiter !== undefined || options.store !== undefined) await options.ready?.();
+    await options.limiter?.checkAddress(address);
+    const principal = (await principalOf(presented, keyDigests, options.store)) ?? null;
+    if (principal === null) {
+      await options.limiter?.failedKey(address);
+      throw new ServiceError('UNAUTHORIZED', 'A valid x-api-key header is required (exactly one).');
+    }
+    await options.limiter?.take(principal);
+    return runAs(principal, next);
   };
+}
+
+/** The principal of a presented key: a configured administrator key, a stored key, or undefined. */
+export async function principalOf(
+  presented: string,
+  keyDigests: readonly Buffer[],
+  store?: { resolve(secret: string): Promise<Principal | null> },
+): Promise<Principal | undefined> {
+  const configured = matchingDigest(presented, keyDigests);
+  if (configured !== undefined) return { keyId: configKeyId(configured), scope: 'admin' };
+  return (await store?.resolve(presented)) ?? undefined;
+}
+
+/**
+ * The client's address as API Gateway saw it (`requestContext.http.sourceIp` of an HTTP API, `identity.sourceIp` of a
+ * REST API): never a header the client could set. `unknown` in-process.
+ */
+export function clientAddress(c: Context<ApiEnv>): string {
+  const context = eventField(c, 'requestContext');
+  if (typeof context === 'object' && context !== null) {
+    const record = context as { http?: { sourceIp?: unknown }; identity?: { sourceIp?: unknown } };
+    const ip = record.http?.sourceIp ?? record.identity?.sourceIp;
+    if (typeof ip === 'string' && /^[0-9A-Fa-f.:]{2,45}$/.test(ip)) return ip;
+  }
+  return 'unknown';
 }
 
 /**
@@ -159,9 +209,14 @@ export function isSingleKey(presented: string, eventValues: readonly string[] = 
 }
 
 export function keyMatches(presented: string, keyDigests: readonly Buffer[]): boolean {
+  return matchingDigest(presented, keyDigests) !== undefined;
+}
+
+/** The configured digest the key matches, compared with every one in constant time (no early exit). */
+export function matchingDigest(presented: string, keyDigests: readonly Buffer[]): Buffer | undefined {
   const digest = digestOfKey(presented);
-  let matched = false;
-  for (const candidate of keyDigests) matched = timingSafeEqual(digest, candidate) || matched;
+  let matched: Buffer | undefined;
+  for (const candidate of keyDigests) if (timingSafeEqual(digest, candidate)) matched = candidate;
   return matched;
 }
 
@@ -169,11 +224,11 @@ export function keyMatches(presented: string, keyDigests: readonly Buffer[]): bo
  * Reads a JSON object body: 413 over the limit, 415 when it is not JSON, 400 when it is not an object. An empty body
  * reads as `{}` so that routes whose fields are all optional can be called without one.
  */
-export async function readJsonBody(c: Context<ApiEnv>): Promise<Record<string, unknown>> {
+export async function readJsonBody(c: Context<ApiEnv>, limitBytes = maxBodyBytes): Promise<Record<string, unknown>> {
   const declaredLength = Number(c.req.header('content-length') ?? '0');
-  if (declaredLength > maxBodyBytes) throw payloadTooLarge();
+  if (declaredLength > limitBytes) throw payloadTooLarge(limitBytes);
   const text = await c.req.text();
-  if (Buffer.byteLength(text, 'utf8') > maxBodyBytes) throw payloadTooLarge();
+  if (Buffer.byteLength(text, 'utf8') > limitBytes) throw payloadTooLarge(limitBytes);
   if (text.trim() === '') return {};
   const contentType = c.req.header('content-type') ?? '';
   if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(contentType)) {
@@ -191,9 +246,9 @@ export async function readJsonBody(c: Context<ApiEnv>): Promise<Record<string, u
   return parsed as Record<string, unknown>;
 }
 
-function payloadTooLarge(): ServiceError {
-  return new ServiceError('PAYLOAD_TOO_LARGE', `The body is larger than ${maxBodyBytes} bytes.`, {
-    details: { maxBytes: maxBodyBytes },
+function payloadTooLarge(limitBytes: number): ServiceError {
+  return new ServiceError('PAYLOAD_TOO_LARGE', `The body is larger than ${limitBytes} bytes.`, {
+    details: { maxBytes: limitBytes },
   });
 }
 

@@ -15,6 +15,8 @@ export interface DeclaredPath {
   publicMethods: Set<string>;
   /** Methods whose route declares a request body. */
   bodyMethods: Set<string>;
+  /** Methods whose body may be larger than the usual limit (`x-max-body-bytes` on the declared body). */
+  bodyLimits: Map<string, number>;
 }
 
 export interface RouteTable {
@@ -33,7 +35,14 @@ export function routeTableOf(app: Declaring): RouteTable {
     const { route } = definition;
     let entry = byPath.get(route.path);
     if (entry === undefined) {
-      entry = { path: route.path, pattern: patternOf(route.path), methods: [], publicMethods: new Set(), bodyMethods: new Set() };
+      entry = {
+        path: route.path,
+        pattern: patternOf(route.path),
+        methods: [],
+        publicMethods: new Set(),
+        bodyMethods: new Set(),
+        bodyLimits: new Map(),
+      };
       byPath.set(route.path, entry);
     }
     const method = route.method.toUpperCase();
@@ -43,7 +52,11 @@ export function routeTableOf(app: Declaring): RouteTable {
       // Hono answers HEAD with the GET route.
       if (method === 'GET') entry.publicMethods.add('HEAD');
     }
-    if (route.request?.body !== undefined) entry.bodyMethods.add(method);
+    if (route.request?.body !== undefined) {
+      entry.bodyMethods.add(method);
+      const limit: unknown = (route.request.body as unknown as Record<string, unknown>)['x-max-body-bytes'];
+      if (typeof limit === 'number') entry.bodyLimits.set(method, limit);
+    }
   }
   const paths = [...byPath.values()];
   return { paths, find: (path) => paths.find((candidate) => candidate.pattern.test(path)) };

@@ -28,8 +28,8 @@ export const validationHook: Hook<unknown, ApiEnv, string, undefined> = (result)
  * object as `application/json`. Its own body handling differs in small ways (an empty body with another content
  * type is a 415 there, a body that is not JSON a plain-text 400); this keeps the contract's rules in one place.
  */
-export async function normaliseJsonBody(c: Context<ApiEnv>): Promise<void> {
-  const body = await readJsonBody(c);
+export async function normaliseJsonBody(c: Context<ApiEnv>, limitBytes?: number): Promise<void> {
+  const body = await readJsonBody(c, limitBytes);
   const headers = new Headers(c.req.raw.headers);
   headers.set('content-type', 'application/json');
   headers.delete('content-length');

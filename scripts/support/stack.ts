@@ -11,6 +11,8 @@ export interface SessionHostOptions {
   engine: 'webjs' | 'simulator';
   hostId: string;
   dataDir: string;
+  /** The local blob store, shared with serverless offline (MEDIA_DIR; default data/media of the project). */
+  mediaDir?: string;
   wsManagementEndpoint: string;
   env?: Record<string, string | undefined>;
   inheritOutput?: boolean;
@@ -45,6 +47,7 @@ export async function startSessionHost(options: SessionHostOptions): Promise<Man
       WA_ENGINE: options.engine,
       HOST_ID: options.hostId,
       DATA_DIR: options.dataDir,
+      ...(options.mediaDir === undefined ? {} : { MEDIA_DIR: options.mediaDir }),
       WS_MANAGEMENT_ENDPOINT: options.wsManagementEndpoint,
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       // The local stack's webhook receivers run on this machine (never on deployed stages).
@@ -73,6 +76,8 @@ export interface OfflineOptions {
   keyPrefix: string;
   engine: 'webjs' | 'simulator';
   apiKeys: string;
+  /** The local blob store, shared with the session hosts (MEDIA_DIR; default data/media of the project). */
+  mediaDir?: string;
   httpPort?: number;
   websocketPort?: number;
   lambdaPort?: number;
@@ -117,6 +122,7 @@ export async function startOffline(options: OfflineOptions): Promise<Offline> {
       KEY_PREFIX: options.keyPrefix,
       WA_ENGINE: options.engine,
       API_KEYS: options.apiKeys,
+      ...(options.mediaDir === undefined ? {} : { MEDIA_DIR: options.mediaDir }),
       WS_MANAGEMENT_ENDPOINT: managementEndpoint,
       ...options.env,
     },

@@ -1,4 +1,5 @@
 /** Builds the engine the configuration names. The webjs engine is loaded only when chosen (it pulls in Puppeteer). */
+import type { BlobStore } from '../../lib/blob-store.js';
 import type { CommandBus } from '../../lib/command-bus.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Redis } from '../../lib/redis.js';
@@ -15,6 +16,8 @@ export interface EngineDependencies {
   directory: SessionDirectory;
   bus: CommandBus;
   logger: Logger;
+  /** Media: the simulator keeps what its sessions send here (its "WhatsApp servers"). */
+  blobs: BlobStore;
 }
 
 export async function createEngine(config: SessionHostConfig, deps: EngineDependencies): Promise<Engine> {
@@ -26,6 +29,7 @@ export async function createEngine(config: SessionHostConfig, deps: EngineDepend
       qrRotateMs: config.simulator.qrRotateMs,
       readAfterMs: config.simulator.readAfterMs,
       logger: deps.logger,
+      blobs: deps.blobs,
     });
   }
   const { createWebjsEngine } = await import('./webjs/webjs-engine.js');

@@ -40,6 +40,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
   const data = temporaryDirectory('wa-data');
   const dataDir = path.join(data.path, 'sessions');
   mkdirSync(dataDir, { recursive: true });
+  const mediaDir = path.join(data.path, 'media');
   const redisDir = path.join(data.path, 'redis');
   mkdirSync(redisDir, { recursive: true });
   const redisOptions = options.persistentRedis === true ? { persistIn: redisDir, fsyncAlways: true } : {};
@@ -53,7 +54,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
     data.remove();
   };
   try {
-    offline = await startOffline({ redisUrl: redis.url, keyPrefix, engine, apiKeys: apiKey, env: options.offlineEnv });
+    offline = await startOffline({ redisUrl: redis.url, keyPrefix, engine, apiKeys: apiKey, mediaDir, env: options.offlineEnv });
     const started = offline;
     const startHost = async (hostId = `host-${hosts.length + 1}`, env: Record<string, string> = {}) => {
       const host = await startSessionHost({
@@ -62,6 +63,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
         engine,
         hostId,
         dataDir,
+        mediaDir,
         wsManagementEndpoint: started.managementEndpoint,
         env: { HOST_HEARTBEAT_MS: '500', HOST_TTL_MS: '1500', SIMULATOR_READ_AFTER_MS: '200', ...options.hostEnv, ...env },
       });
