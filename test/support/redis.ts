@@ -14,9 +14,35 @@ export interface RedisFixture {
   /** A new client (closed after the file's tests) and a fresh key prefix. */
   client(): Redis;
   keys(): RedisKeys;
+  /** The REDIS_URL of what the file runs against (a cluster's with `?cluster=true`). */
+  url(): string;
+}
+
+/**
+ * Whether the Redis-touching tests run against a 3-node Redis Cluster instead of one redis-server: set by the files
+ * of test/cluster that run an integration file again on a cluster (runOnCluster), or by TEST_REDIS_CLUSTER=1.
+ */
+export function onCluster(): boolean {
+  return process.env.TEST_REDIS_CLUSTER === '1';
+}
+
+/**
+ * Loads a test file (its suites register as it loads) with onCluster() true, so that its fixture is a cluster: what
+ * test/cluster/*.on-cluster.test.ts do to run an integration file again against a Redis Cluster.
+ */
+export async function runOnCluster(load: () => Promise<unknown>): Promise<void> {
+  const before = process.env.TEST_REDIS_CLUSTER;
+  process.env.TEST_REDIS_CLUSTER = '1';
+  try {
+    await load();
+  } finally {
+    if (before === undefined) delete process.env.TEST_REDIS_CLUSTER;
+    else process.env.TEST_REDIS_CLUSTER = before;
+  }
 }
 
 export function useRedisServer(): RedisFixture {
+  if (onCluster()) return useClusterFixture();
   let server: LocalRedis | undefined;
   const clients: Redis[] = [];
   beforeAll(async () => {
@@ -38,6 +64,26 @@ export function useRedisServer(): RedisFixture {
       return client;
     },
     keys: () => redisKeys(`t${randomBytes(5).toString('hex')}`),
+    url: () => {
+      if (server === undefined) throw new Error('redis-server not started');
+      return server.url;
+    },
+  };
+}
+
+/**
+ * The fixture on a cluster: `client()` is a Cluster client, typed as the service's code takes it (lib/redis.ts
+ * accepts both); `server()` has no single server to give.
+ */
+function useClusterFixture(): RedisFixture {
+  const cluster = useRedisCluster();
+  return {
+    server: () => {
+      throw new Error('this test runs on a Redis Cluster: there is no single redis-server');
+    },
+    client: () => cluster().client() as unknown as Redis,
+    keys: () => redisKeys(`t${randomBytes(5).toString('hex')}`),
+    url: () => cluster().url,
   };
 }
 
