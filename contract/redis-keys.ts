@@ -69,6 +69,28 @@ export interface RedisKeys {
   webhookDeliveryIndex(webhookId: string, status: 'all' | 'delivered' | 'failed' | 'dead'): string;
   /** Hash: webhook id → the id of the last event of this session delivered (or given up) to that webhook. */
   webhookCursors(sessionId: string): string;
+  /** Hash: key id → the stored API key JSON (`{id, name, scope, createdAt, digest}`; the digest, never the secret). */
+  apiKeys: string;
+  /** Hash: hex SHA-256 digest of a key's secret → its key id (how a presented key is found). */
+  apiKeyDigests: string;
+  /** Hash: key id → when a request last presented it (ISO time, written at most once a minute per function instance). */
+  apiKeyLastUsed: string;
+  /** String: the key id of the tenant that owns the session (none: an administrator's session). */
+  sessionTenant(sessionId: string): string;
+  /** Sorted set: the sessions a key created (session id → when), for its list and its cap. */
+  keySessions(keyId: string): string;
+  /** Sorted set: a key's Idempotency-Key records (record key → expiry ms), for its cap; has a TTL. */
+  keyIdempotencyIndex(keyId: string): string;
+  /** Sorted set: a per-key request rate window (sliding-window-1). */
+  keyRate(keyId: string): string;
+  /** Sorted set: failed key checks from one client address (sliding window); has a TTL. */
+  failedKeyChecks(address: string): string;
+  /** Sorted set: administrator connections with no subscription (connection id → expiry ms of its record). */
+  wsAdminUnfiltered: string;
+  /** Sorted set: one tenant's connections with no subscription (connection id → expiry ms of its record). */
+  wsTenantUnfiltered(keyId: string): string;
+  /** Sorted set: connections that follow one session (`<connection id>` or `<connection id>|<key id>` → expiry ms). */
+  wsFollowers(sessionId: string): string;
 }
 
 export function redisKeys(prefix = 'wa'): RedisKeys {
@@ -111,5 +133,18 @@ export function redisKeys(prefix = 'wa'): RedisKeys {
     webhookDeliveries: (webhookId) => `${prefix}:{w:${webhookId}}:deliveries`,
     webhookDeliveryIndex: (webhookId, status) => `${prefix}:{w:${webhookId}}:deliveries:${status}`,
     webhookCursors: (id) => `${s(id)}:webhook-cursors`,
+    // The key registry's hashes share a hash tag, so a key and its digest are written and revoked in one MULTI.
+    apiKeys: `${prefix}:{api-keys}:records`,
+    apiKeyDigests: `${prefix}:{api-keys}:digests`,
+    apiKeyLastUsed: `${prefix}:{api-keys}:last-used`,
+    sessionTenant: (id) => `${s(id)}:tenant`,
+    keySessions: (keyId) => `${prefix}:{k:${keyId}}:sessions`,
+    keyIdempotencyIndex: (keyId) => `${prefix}:{k:${keyId}}:idempotency`,
+    keyRate: (keyId) => `${prefix}:{k:${keyId}}:rate`,
+    failedKeyChecks: (address) => `${prefix}:auth-failures:${address}`,
+    // The WebSocket registry's slot (`{ws}`), with the connection records: one MULTI writes a connection and its sets.
+    wsAdminUnfiltered: `${prefix}:{ws}:all`,
+    wsTenantUnfiltered: (keyId) => `${prefix}:{ws}:all:${keyId}`,
+    wsFollowers: (id) => `${prefix}:{ws}:followers:${id}`,
   };
 }

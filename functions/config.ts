@@ -25,6 +25,42 @@ export interface FunctionsConfig {
   webhookAllowPrivate: boolean;
   /** Browser origins allowed to call the REST API cross-origin (CORS_ORIGINS); empty: none (the default). */
   corsOrigins: string[];
+  /** The caps of docs/api.md "Limits" (0 = none, where a cap may be turned off). */
+  limits: FunctionsLimits;
+}
+
+export interface FunctionsLimits {
+  /** Sessions one tenant key may hold at once (MAX_SESSIONS_PER_KEY, default 20); more: 409 LIMIT_REACHED. */
+  sessionsPerKey: number;
+  /** Requests per tenant key per window, on every route (KEY_RATE_LIMIT, default 600 per KEY_RATE_WINDOW_MS 60 s). */
+  tenantRate: { max: number; windowMs: number };
+  /** The same for administrator keys (ADMIN_KEY_RATE_LIMIT, default 0: none; same window). */
+  adminRate: { max: number; windowMs: number };
+  /** Wrong keys one client address may present per window before it gets 429 (FAILED_KEY_LIMIT 20 per FAILED_KEY_WINDOW_MS 5 min). */
+  failedKeys: { max: number; windowMs: number };
+  /** Idempotency-Key records one key may hold (IDEMPOTENCY_MAX_RECORDS_PER_KEY, default 10,000); more: 429. */
+  idempotencyRecordsPerKey: number;
+  /** Subscriptions one WebSocket connection may hold (WS_MAX_SUBSCRIPTIONS, default 100); more: LIMIT_REACHED. */
+  subscriptionsPerConnection: number;
+  /** Keys that `POST /api/keys` may make (MAX_API_KEYS, default 1,000). */
+  apiKeys: number;
+}
+
+/** The caps of docs/api.md "Limits", from the environment (EnvReader reports every bad value together). */
+export function limitsOf(read: EnvReader): FunctionsLimits {
+  const keyWindowMs = read.integer('KEY_RATE_WINDOW_MS', 60_000, { min: 1_000, max: 3_600_000 });
+  return {
+    sessionsPerKey: read.integer('MAX_SESSIONS_PER_KEY', 20, { min: 0, max: 1_000_000 }),
+    tenantRate: { max: read.integer('KEY_RATE_LIMIT', 600, { min: 0, max: 10_000_000 }), windowMs: keyWindowMs },
+    adminRate: { max: read.integer('ADMIN_KEY_RATE_LIMIT', 0, { min: 0, max: 10_000_000 }), windowMs: keyWindowMs },
+    failedKeys: {
+      max: read.integer('FAILED_KEY_LIMIT', 20, { min: 0, max: 1_000_000 }),
+      windowMs: read.integer('FAILED_KEY_WINDOW_MS', 300_000, { min: 1_000, max: 86_400_000 }),
+    },
+    idempotencyRecordsPerKey: read.integer('IDEMPOTENCY_MAX_RECORDS_PER_KEY', 10_000, { min: 0, max: 10_000_000 }),
+    subscriptionsPerConnection: read.integer('WS_MAX_SUBSCRIPTIONS', 100, { min: 1, max: 100_000 }),
+    apiKeys: read.integer('MAX_API_KEYS', 1_000, { min: 1, max: 1_000_000 }),
+  };
 }
 
 export function readFunctionsConfig(env: Record<string, string | undefined> = process.env): FunctionsConfig {
@@ -45,6 +81,7 @@ export function readFunctionsConfig(env: Record<string, string | undefined> = pr
     idempotencyTtlSeconds: read.integer('IDEMPOTENCY_TTL_SECONDS', 24 * 3_600, { min: 60, max: 7 * 24 * 3_600 }),
     webhookAllowPrivate: read.oneOf('WEBHOOK_ALLOW_PRIVATE', ['true', 'false'], 'false') === 'true',
     corsOrigins: corsOriginsOf(read),
+    limits: limitsOf(read),
   };
   if (config.apiKeysParameter !== undefined) {
     if (!/^\/[A-Za-z0-9_./-]{1,1010}$/.test(config.apiKeysParameter)) {

@@ -19,7 +19,8 @@ import {
 } from './config.js';
 import type { ApiDependencies } from './http/dependencies.js';
 import { RedisIdempotencyStore } from './http/idempotency.js';
-import { RedisSendRateLimiter } from './http/rate-limit.js';
+import { RedisRequestLimiter, RedisSendRateLimiter } from './http/rate-limit.js';
+import { ApiKeyStore, SessionTenants } from '../lib/api-keys.js';
 
 export interface FunctionsRuntime {
   config: FunctionsConfig;
@@ -169,8 +170,12 @@ function buildRuntime({ config, logger, ssmKeys }: ColdStart): FunctionsRuntime 
     },
     directory,
     bus,
-    idempotency: new RedisIdempotencyStore(redis, keys, config.idempotencyTtlSeconds),
+    idempotency: new RedisIdempotencyStore(redis, keys, config.idempotencyTtlSeconds, config.limits.idempotencyRecordsPerKey),
     sendRateLimiter: new RedisSendRateLimiter(redis, keys, config.sendRateLimit),
+    // Scoped keys and their caps (issue 15, docs/api.md "Keys and tenants" and "Limits").
+    apiKeys: new ApiKeyStore(redis, keys, { maxKeys: config.limits.apiKeys }),
+    tenants: new SessionTenants(redis, keys),
+    requestLimiter: new RedisRequestLimiter(redis, keys, config.limits),
     webhooks: new WebhookStore(redis, keys, { allowPrivate: config.webhookAllowPrivate }),
   };
   return {
@@ -180,7 +185,7 @@ function buildRuntime({ config, logger, ssmKeys }: ColdStart): FunctionsRuntime 
     redis,
     bus,
     directory,
-    connections: new ConnectionRegistry(redis, keys),
+    connections: new ConnectionRegistry(redis, keys, { maxSubscriptions: config.limits.subscriptionsPerConnection }),
     poster: createConnectionPoster(config.wsManagementEndpoint),
     api,
     ready: api.ready,

@@ -13,6 +13,10 @@
  *   deliveries of the webhook, for `GET …/deliveries` (record-webhook-delivery-5).
  * - `wa:{w:<id>}:failing` (hash): session id → since when its deliveries fail; the webhook is `failing` while not empty.
  * - `wa:webhook-changes` (pub/sub): created, deleted, replayed; hosts look again at once (and every minute anyway).
+ *
+ * A webhook made with a tenant key belongs to that tenant: the REST side shows it to that key only (another key's
+ * lookups answer WEBHOOK_NOT_FOUND, as for a webhook that does not exist), and the hosts deliver to it only events of
+ * sessions that tenant owns. The `tenant` argument of the REST methods is the caller's tenant (null: an administrator).
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
@@ -36,6 +40,11 @@ export const storedWebhookSchema = webhookSchema.omit({ status: true }).extend({
   secret: z.string().startsWith('whsec_'),
   /** Event id after which its deliveries begin, for a session it has no cursor for: the moment it was created. */
   startAfter: z.string(),
+  /**
+   * The tenant key that made it (lib/api-keys.ts): it is visible to that key only (and to administrators), and
+   * delivers that tenant's sessions' events only. Null or absent: an administrator's, for every session.
+   */
+  tenant: z.string().nullable().optional(),
 });
 export type StoredWebhook = z.infer<typeof storedWebhookSchema>;
 
@@ -88,7 +97,7 @@ export class WebhookStore {
    * Stores a webhook and answers it with its secret (the only time the secret is answered). The URL must pass the
    * URL guard (https, a public address) unless private targets are allowed: else VALIDATION_FAILED on `url`.
    */
-  async create(body: CreateWebhookBody): Promise<{ webhook: Webhook; secret: string }> {
+  async create(body: CreateWebhookBody, tenant: string | null = null): Promise<{ webhook: Webhook; secret: string }> {
     try {
       await vetUrl(body.url, this.options);
     } catch (error) {
@@ -112,15 +121,16 @@ export class WebhookStore {
       createdAt: this.now().toISOString(),
       secret: `whsec_${randomBytes(24).toString('base64')}`,
       startAfter: `${redisMs - 1}-${maxStreamSeq}`,
+      ...(tenant === null ? {} : { tenant }),
     };
     await this.redis.hset(this.keys.webhooks, stored.id, JSON.stringify(stored));
     await this.announce({ kind: 'created', webhookId: stored.id });
     return { webhook: publicWebhook(stored, false), secret: stored.secret };
   }
 
-  /** Every webhook, oldest first. */
-  async list(): Promise<Webhook[]> {
-    const stored = await this.stored();
+  /** Every webhook the caller may see, oldest first. */
+  async list(tenant: string | null = null): Promise<Webhook[]> {
+    const stored = (await this.stored()).filter((webhook) => visibleTo(webhook, tenant));
     if (stored.length === 0) return [];
     // One hash per webhook, each in its own slot: runEach (a Cluster's pipelines stay on one node).
     const failing = await runEach(this.redis, stored.map((webhook): RedisCommand => ['hlen', this.keys.webhookFailing(webhook.id)]));
@@ -128,15 +138,15 @@ export class WebhookStore {
   }
 
   /** The webhook, or NOT_FOUND. */
-  async get(webhookId: string): Promise<Webhook> {
+  async get(webhookId: string, tenant: string | null = null): Promise<Webhook> {
     const stored = await this.storedOne(webhookId);
-    if (stored === null) throw new WebhookNotFoundError(webhookId);
+    if (stored === null || !visibleTo(stored, tenant)) throw new WebhookNotFoundError(webhookId);
     return publicWebhook(stored, (await this.redis.hlen(this.keys.webhookFailing(webhookId))) > 0);
   }
 
   /** Deletes the webhook (as it was) and everything kept for it; hosts stop delivering to it at once. */
-  async delete(webhookId: string): Promise<Webhook> {
-    const webhook = await this.get(webhookId);
+  async delete(webhookId: string, tenant: string | null = null): Promise<Webhook> {
+    const webhook = await this.get(webhookId, tenant);
     if ((await this.redis.hdel(this.keys.webhooks, webhookId)) === 0) throw new WebhookNotFoundError(webhookId);
     await this.announce({ kind: 'deleted', webhookId });
     await this.redis.del(
@@ -155,8 +165,13 @@ export class WebhookStore {
   }
 
   /** The webhook's newest deliveries first, of one status or all; NOT_FOUND for an unknown webhook. */
-  async deliveries(webhookId: string, query: { status?: DeliveryStatus | undefined; limit?: number | undefined } = {}): Promise<Delivery[]> {
-    if ((await this.redis.hexists(this.keys.webhooks, webhookId)) === 0) throw new WebhookNotFoundError(webhookId);
+  async deliveries(
+    webhookId: string,
+    query: { status?: DeliveryStatus | undefined; limit?: number | undefined } = {},
+    tenant: string | null = null,
+  ): Promise<Delivery[]> {
+    const webhook = await this.storedOne(webhookId);
+    if (webhook === null || !visibleTo(webhook, tenant)) throw new WebhookNotFoundError(webhookId);
     const limit = query.limit ?? defaultDeliveriesLimit;
     const members = await this.redis.zrevrange(this.keys.webhookDeliveryIndex(webhookId, query.status ?? 'all'), 0, limit - 1);
     if (members.length === 0) return [];
@@ -174,10 +189,11 @@ export class WebhookStore {
    * filter takes), in order, after anything of that pair still pending. Answers how many that is. NOT_FOUND for an
    * unknown webhook, SESSION_NOT_FOUND for an unknown session; 0 for a session the webhook's filter leaves out.
    */
-  async replay(webhookId: string, sessionId: string, after: string): Promise<number> {
+  async replay(webhookId: string, sessionId: string, after: string, tenant: string | null = null): Promise<number> {
     const webhook = await this.storedOne(webhookId);
-    if (webhook === null) throw new WebhookNotFoundError(webhookId);
+    if (webhook === null || !visibleTo(webhook, tenant)) throw new WebhookNotFoundError(webhookId);
     if ((await this.redis.exists(this.keys.session(sessionId))) === 0) throw new SessionNotFoundError(sessionId);
+    if (!(await this.takesSessionOf(webhook, sessionId))) throw new SessionNotFoundError(sessionId);
     if (webhook.sessions.length > 0 && !webhook.sessions.includes(sessionId)) return 0;
     await rewindWebhookCursorScript.run(this.redis, [this.keys.webhookCursors(sessionId)], [webhookId, after, webhook.startAfter]);
     let queued = 0;
@@ -221,6 +237,12 @@ export class WebhookStore {
     return parsed.success ? parsed.data : null;
   }
 
+  /** Whether the webhook may deliver the session's events: an administrator's any, a tenant's its own sessions' only. */
+  async takesSessionOf(webhook: Pick<StoredWebhook, 'tenant'>, sessionId: string): Promise<boolean> {
+    if (webhook.tenant === null || webhook.tenant === undefined) return true;
+    return (await this.redis.get(this.keys.sessionTenant(sessionId))) === webhook.tenant;
+  }
+
   async exists(webhookId: string): Promise<boolean> {
     return (await this.redis.hexists(this.keys.webhooks, webhookId)) === 1;
   }
@@ -262,6 +284,11 @@ export class WebhookStore {
   private async announce(change: WebhookChange): Promise<void> {
     await this.redis.publish(this.keys.webhookChanges, JSON.stringify(change));
   }
+}
+
+/** Whether the caller (a tenant's key id, or null for an administrator) may see the webhook. */
+function visibleTo(webhook: StoredWebhook, tenant: string | null): boolean {
+  return tenant === null || webhook.tenant === tenant;
 }
 
 export function publicWebhook(stored: StoredWebhook, failing: boolean): Webhook {

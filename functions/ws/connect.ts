@@ -1,10 +1,14 @@
 /**
  * `$connect`: checks the API key (query `apiKey`, since browsers cannot set headers, or the `x-api-key` header) and
  * registers the connection, subscribed to `sessionId` when the query names one. A wrong key refuses the handshake
- * with HTTP 401. `batch=1` in the query asks for events in `batch` frames.
+ * with HTTP 401 (429 once the client's address presented too many: docs/api.md "Limits"). `batch=1` in the query
+ * asks for events in `batch` frames. A tenant key's connection sees its own sessions only (lib/ws-connections.ts):
+ * a `sessionId` it does not own refuses the handshake with 404, as for a session that does not exist.
  */
 import { sessionIdSchema } from '../../contract/api.js';
-import { keyMatches } from '../http/middleware.js';
+import { ServiceError } from '../../contract/errors.js';
+import { tenantOf, type Principal } from '../../lib/api-keys.js';
+import { principalOf } from '../http/middleware.js';
 import { getRuntime } from '../runtime.js';
 import { headerOf, type WebSocketEvent, type WebSocketResult } from './websocket-event.js';
 import { withWsMetrics } from './metrics.js';
@@ -34,16 +38,38 @@ export function presentedKey(event: ConnectEvent): string | undefined {
   return values.every((value) => value === values[0]) ? values[0] : undefined;
 }
 
+const unauthorized: WebSocketResult = { statusCode: 401, body: JSON.stringify({ error: { code: 'UNAUTHORIZED', message: 'A valid apiKey is required.' } }) };
+
 async function handle(event: ConnectEvent): Promise<WebSocketResult> {
-  const { config, connections, logger, ready } = getRuntime();
+  const { config, connections, logger, ready, api } = getRuntime();
   const connectionId = event.requestContext.connectionId;
   const log = logger.child({ connectionId, requestId: event.requestContext.requestId });
   const query = event.queryStringParameters ?? {};
   const presented = presentedKey(event);
-  if (config.apiKeyDigests.length === 0 || presented === undefined || !keyMatches(presented, config.apiKeyDigests)) {
+  if (presented === undefined || presented === '') {
     log.info('refused a WebSocket connection without a valid key');
-    return { statusCode: 401, body: JSON.stringify({ error: { code: 'UNAUTHORIZED', message: 'A valid apiKey is required.' } }) };
+    return unauthorized;
   }
+  let principal: Principal | undefined;
+  try {
+    if (api.apiKeys !== undefined || api.requestLimiter !== undefined) await ready();
+    const address = sourceIpOf(event);
+    await api.requestLimiter?.checkAddress(address);
+    principal = await principalOf(presented, config.apiKeyDigests, api.apiKeys);
+    if (principal === undefined) await api.requestLimiter?.failedKey(address);
+  } catch (error) {
+    if (error instanceof ServiceError && error.code === 'RATE_LIMITED') {
+      log.info('refused a WebSocket connection: too many wrong keys from its address');
+      return { statusCode: 429, body: JSON.stringify({ error: error.toBody() }) };
+    }
+    log.error({ err: error }, 'could not check a key');
+    return { statusCode: 503, body: JSON.stringify({ error: { code: 'SERVICE_UNAVAILABLE', message: 'Retry shortly.' } }) };
+  }
+  if (principal === undefined) {
+    log.info('refused a WebSocket connection without a valid key');
+    return unauthorized;
+  }
+  const tenant = tenantOf(principal);
   let sessionId: string | null = null;
   if (query.sessionId !== undefined) {
     const parsed = sessionIdSchema.safeParse(query.sessionId);
@@ -57,14 +83,24 @@ async function handle(event: ConnectEvent): Promise<WebSocketResult> {
   }
   try {
     await ready();
+    if (sessionId !== null && tenant !== null && !(await api.tenants?.visibleTo(principal, sessionId))) {
+      return { statusCode: 404, body: JSON.stringify({ error: { code: 'SESSION_NOT_FOUND', message: `No session named '${sessionId}'.` } }) };
+    }
     // `?batch=1`: events in `batch` frames (docs/api.md, "Batching").
-    await connections.register(connectionId, sessionId, { batch: query.batch === '1' || query.batch === 'true' });
+    await connections.register(connectionId, sessionId, { batch: query.batch === '1' || query.batch === 'true', tenant });
   } catch (error) {
     log.error({ err: error }, 'could not register a connection');
     return { statusCode: 503, body: JSON.stringify({ error: { code: 'SERVICE_UNAVAILABLE', message: 'Retry shortly.' } }) };
   }
   log.info({ sessionId }, 'WebSocket connected');
   return { statusCode: 200 };
+}
+
+/** The client's address as API Gateway saw it (never a header the client could set); `unknown` otherwise. */
+function sourceIpOf(event: WebSocketEvent): string {
+  const context = event.requestContext as { identity?: { sourceIp?: unknown } };
+  const ip = context.identity?.sourceIp;
+  return typeof ip === 'string' && /^[0-9A-Fa-f.:]{2,45}$/.test(ip) ? ip : 'unknown';
 }
 
 /** The Lambda entry: the handler above, measured (CloudWatch embedded metrics, functions/ws/metrics.ts). */

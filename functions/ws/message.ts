@@ -78,6 +78,7 @@ async function run(
       await reply({ event: 'pong' });
       return;
     case 'subscribe':
+      await assertConnectionSees(runtime, connectionId, action.sessionId);
       if (!(await runtime.connections.subscribe(connectionId, action.sessionId))) throw unknownConnection();
       await reply({ event: 'subscribed', sessionId: action.sessionId });
       return;
@@ -90,8 +91,11 @@ async function run(
       // connection (that keeps the seam free of gaps and duplicates), and answers the client itself: `resumed` when
       // the replay is done, or an error frame. Its reply here only says the replay is queued, so a replay longer
       // than the command deadline is not an error; TIMEOUT now means the host did not take the resume at all.
+      await assertConnectionSees(runtime, connectionId, action.sessionId);
       const entry = await runtime.directory.get(action.sessionId);
       if (entry === null) throw new ServiceError('SESSION_NOT_FOUND', `No session named '${action.sessionId}'.`);
+      // A resume makes a filtered connection follow the session: it counts against the subscription cap.
+      await runtime.connections.assertMayFollow(connectionId, action.sessionId);
       if (entry.ownerHostId === null) {
         throw new ServiceError('SESSION_HOST_UNAVAILABLE', `No session host answers for session '${action.sessionId}' right now.`);
       }
@@ -146,6 +150,19 @@ function parseAction(event: WebSocketEvent): Parsed {
     return { subject, error: { code: 'VALIDATION_FAILED', message: issues.map((field) => `${field.path} ${field.message}`).join('; ') } };
   }
   return { subject, action: action.data };
+}
+
+/**
+ * A tenant key's connection may follow, subscribe to and resume its own sessions only: another tenant's session (or
+ * an administrator's) answers SESSION_NOT_FOUND, as a session that does not exist.
+ */
+async function assertConnectionSees(runtime: FunctionsRuntime, connectionId: string, sessionId: string): Promise<void> {
+  const tenant = await runtime.connections.tenantOf(connectionId);
+  if (tenant === undefined) throw unknownConnection();
+  if (tenant === null) return;
+  if (!(await runtime.api.tenants?.visibleTo({ keyId: tenant, scope: 'tenant' }, sessionId))) {
+    throw new ServiceError('SESSION_NOT_FOUND', `No session named '${sessionId}'.`);
+  }
 }
 
 function unknownConnection(): ServiceError {

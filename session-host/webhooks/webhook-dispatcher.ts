@@ -253,6 +253,8 @@ export class WebhookDispatcher {
       const webhook = this.webhooks.get(pair.webhookId);
       if (webhook === undefined || signal.aborted || this.stopped) return;
       if (!(await this.ownsNow(pair.sessionId))) return;
+      // A tenant's webhook delivers that tenant's sessions only (the owner of a session never changes while it lives).
+      if (!(await this.takesTenantOf(webhook, pair.sessionId))) return;
       const cursor = await store.cursor(pair.webhookId, pair.sessionId);
       const { events: page, expired } = await events.readAfter(pair.sessionId, cursor ?? webhook.startAfter, pageSize);
       if (expired && cursor !== null) {
@@ -270,6 +272,12 @@ export class WebhookDispatcher {
         expected = event.id;
       }
     }
+  }
+
+  /** An administrator's webhook takes every session; a tenant's (lib/webhook-store.ts) only the sessions it owns. */
+  private async takesTenantOf(webhook: StoredWebhook, sessionId: string): Promise<boolean> {
+    if (webhook.tenant === null || webhook.tenant === undefined) return true;
+    return (await this.options.redis.get(this.options.keys.sessionTenant(sessionId))) === webhook.tenant;
   }
 
   /** Posts one event until it is delivered, or `dead` at the end of its retry window; `aborted` when stopped. */

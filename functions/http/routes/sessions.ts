@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import QRCode from 'qrcode';
 import { defaultSessionsLimit } from '../../../contract/api.js';
-import type { SessionPosition } from '../../../lib/session-directory.js';
+import { currentPrincipal, tenantOf } from '../../../lib/api-keys.js';
+import type { SessionEntry, SessionPosition } from '../../../lib/session-directory.js';
 import { ServiceError, SessionNotFoundError, ValidationError } from '../../../contract/errors.js';
 import type { ApiEnv } from '../api-env.js';
 import { apiRoutes } from '../api-routes.js';
@@ -19,7 +20,10 @@ export function sessionRoutes(deps: ApiDependencies) {
       const after = query.cursor === undefined ? null : decodeCursor(query.cursor);
       // Part 1's answer stays whole for clients that do not page: every session when neither limit nor cursor is given.
       const paging = query.limit !== undefined || query.cursor !== undefined;
-      const page = await deps.directory.page(paging ? (query.limit ?? defaultSessionsLimit) : Number.MAX_SAFE_INTEGER, after);
+      const limit = paging ? (query.limit ?? defaultSessionsLimit) : Number.MAX_SAFE_INTEGER;
+      const tenant = tenantOf(currentPrincipal());
+      // A tenant lists its own sessions only (from its key's list); an administrator every session.
+      const page = tenant === null ? await deps.directory.page(limit, after) : await tenantPage(deps, tenant, limit, after);
       const engines = await liveEnginesFor(deps, page.entries);
       return c.json(
         { sessions: page.entries.map((entry) => presentSession(entry, engines)), nextCursor: page.next === null ? null : encodeCursor(page.next) },
@@ -31,13 +35,37 @@ export function sessionRoutes(deps: ApiDependencies) {
       const idempotencyKey = c.req.valid('header')['idempotency-key'] ?? null;
       const create = async (): Promise<StoredResponse> => {
         const sessionId = body.sessionId ?? randomUUID();
-        if ((await deps.directory.get(sessionId)) !== null) {
-          throw new ServiceError('SESSION_EXISTS', `A session named '${sessionId}' exists already.`, { details: { sessionId } });
+        const exists = () => new ServiceError('SESSION_EXISTS', `A session named '${sessionId}' exists already.`, { details: { sessionId } });
+        if ((await deps.directory.get(sessionId)) !== null) throw exists();
+        const tenant = tenantOf(currentPrincipal());
+        const tenants = deps.tenants;
+        if (tenant !== null && tenants === undefined) throw new ServiceError('INTERNAL', 'Tenant keys need the session-owner store.');
+        // A tenant's session counts against its key's cap (docs/api.md "Limits"), and is marked as its own before the
+        // host creates it, so that it is never visible to anyone else, not even for a moment.
+        if (tenant !== null && tenants !== undefined) {
+          const max = deps.config.limits?.sessionsPerKey ?? 0;
+          const sessionExists = async (id: string) => (await deps.directory.get(id)) !== null;
+          if (!(await tenants.reserve(tenant, sessionId, max, sessionExists))) {
+            throw new ServiceError('LIMIT_REACHED', `This key may hold at most ${max} sessions; delete one first.`, {
+              details: { limit: max, cap: 'sessionsPerKey' },
+            });
+          }
         }
-        const hostId = await deps.directory.placeSession(deps.config.engine);
-        if (hostId === null) throw new ServiceError('SESSION_HOST_UNAVAILABLE', `No session host of the ${deps.config.engine} engine is running.`);
-        const result = await deps.bus.request({ hostId, sessionId }, { type: 'create' }, deps.config.commandTimeoutMs, c.get('requestId'));
-        return { status: 201, body: result, headers: { location: `/api/sessions/${encodeURIComponent(sessionId)}` } };
+        let created = false;
+        try {
+          if (tenants !== undefined && (await tenants.claim(sessionId, tenant, deps.config.commandTimeoutMs * 2 + 5_000)) === 'taken') throw exists();
+          const hostId = await deps.directory.placeSession(deps.config.engine);
+          if (hostId === null) throw new ServiceError('SESSION_HOST_UNAVAILABLE', `No session host of the ${deps.config.engine} engine is running.`);
+          const result = await deps.bus.request({ hostId, sessionId }, { type: 'create' }, deps.config.commandTimeoutMs, c.get('requestId'));
+          created = true;
+          return { status: 201, body: result, headers: { location: `/api/sessions/${encodeURIComponent(sessionId)}` } };
+        } catch (error) {
+          // A timeout may hide a create that happened: the session is the tenant's if it exists now.
+          if (!(error instanceof ServiceError && error.code === 'SESSION_EXISTS')) created = (await deps.directory.get(sessionId).catch(() => null)) !== null;
+          throw error;
+        } finally {
+          if (tenants !== undefined) await tenants.settle(sessionId, tenant, created);
+        }
       };
       if (idempotencyKey === null) return respondStored(c, await create());
       return respondStored(
@@ -93,6 +121,7 @@ export function sessionRoutes(deps: ApiDependencies) {
         if (removed.outcome === 'missing') throw new SessionNotFoundError(sessionId);
         if (removed.outcome === 'removed') {
           c.get('logger').info({ sessionId, engine: entry.record.engine }, 'removed a session of an engine no host runs');
+          await deps.tenants?.forget(sessionId);
           return c.json({ session: presentSession({ record: removed.record, ownerHostId: null }, engines) }, 200);
         }
         entry = { ...entry, ownerHostId: removed.hostId }; // a host of its engine took it meanwhile: ask it
@@ -103,6 +132,8 @@ export function sessionRoutes(deps: ApiDependencies) {
         deps.config.commandTimeoutMs,
         c.get('requestId'),
       );
+      // Its owner goes with it (the host removed the session's other keys).
+      await deps.tenants?.forget(sessionId);
       return c.json(result, 200);
     })
     .openapi(apiRoutes.restartSession, async (c) => {
@@ -116,6 +147,22 @@ export function sessionRoutes(deps: ApiDependencies) {
       );
       return c.json(result, 202);
     });
+}
+
+/** A page of one tenant's sessions, from its key's list, in the same shape as `directory.page`. */
+async function tenantPage(
+  deps: ApiDependencies,
+  tenant: string,
+  limit: number,
+  after: SessionPosition | null,
+): Promise<{ entries: SessionEntry[]; next: SessionPosition | null }> {
+  if (deps.tenants === undefined) return { entries: [], next: null };
+  const { positions } = await deps.tenants.page(tenant, limit, after);
+  const taken = positions.slice(0, limit);
+  const found = await Promise.all(taken.map((position) => deps.directory.get(position.id)));
+  const entries = found.filter((entry): entry is SessionEntry => entry !== null);
+  const last = taken.at(-1);
+  return { entries, next: positions.length > limit && last !== undefined ? last : null };
 }
 
 /** An opaque page cursor: where the previous page ended (creation time and id of its last session). */
