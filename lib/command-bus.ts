@@ -22,7 +22,7 @@ import { ServiceError } from '../contract/errors.js';
 import type { RedisKeys } from '../contract/redis-keys.js';
 import type { Logger } from './logger.js';
 import { whenRedisReady, type Redis } from './redis.js';
-import { pushCommandScript } from './redis-scripts.js';
+import { hostKeyParts, pushCommandScript, routeCommandScript } from './redis-scripts.js';
 
 /**
  * Why `requestSession` did not send its command (nothing was pushed): no such session, no live host holds it, or it
@@ -148,7 +148,8 @@ export class CommandBus {
   }
 
   /**
-   * `request` to whichever live host owns `sessionId`, found and pushed to in two Redis round trips (push-command-2):
+   * `request` to whichever live host owns `sessionId`, found and pushed to in one Redis round trip (route-command-2;
+   * two on a Redis Cluster, where the session and its owner's inbox are in different slots: push-command-2):
    * rejects with `CommandNotRouted` (nothing sent) when there is no such session, no live owner, or (with
    * `status`) the session is not in that status; else as `request`.
    */
@@ -160,10 +161,23 @@ export class CommandBus {
   ): Promise<CommandResult<T>> {
     return this.send(sessionId, command, timeoutMs, options.traceId, async (envelope) => {
       await whenRedisReady(this.redis, this.redisWaitMs);
-      // The session's keys and its owner's are in two hash slots: read the record and owner (one MGET in the
-      // session's slot), then push-command-2 pushes in the owner's slot only while its heartbeat is live. An owner
-      // that hands the session over between the two gets the command and answers 503 (as for a command already
-      // queued when a session moves); a dead one gets nothing pushed.
+      if (!this.redis.isCluster) {
+        // One server: lookup, liveness, status and push in one round trip.
+        const { before, hostAfter, inboxAfter } = hostKeyParts(this.keys);
+        const reply = await routeCommandScript.run(
+          this.redis,
+          [this.keys.session(sessionId), this.keys.sessionOwner(sessionId)],
+          [before, hostAfter, inboxAfter, JSON.stringify(envelope), inboxTtlMs, options.status ?? ''],
+        );
+        const [outcome, value] = Array.isArray(reply) ? (reply as unknown[]) : [];
+        if (outcome === 3) return;
+        const found = typeof value === 'string' ? value : null;
+        throw new CommandNotRouted(outcome === 0 ? 'not-found' : outcome === 1 ? 'no-live-owner' : 'wrong-status', sessionId, found);
+      }
+      // A Cluster: the session's keys and its owner's are in two hash slots. Read the record and owner (one MGET in
+      // the session's slot), then push-command-2 pushes in the owner's slot only while its heartbeat is live. An
+      // owner that hands the session over between the two gets the command and answers 503 (as for a command
+      // already queued when a session moves); a dead one gets nothing pushed.
       const [record = null, owner = null] = await this.redis.mget(this.keys.session(sessionId), this.keys.sessionOwner(sessionId));
       if (record === null) throw new CommandNotRouted('not-found', sessionId, null);
       if (owner === null) throw new CommandNotRouted('no-live-owner', sessionId, record);

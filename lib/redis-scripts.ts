@@ -39,6 +39,12 @@ export class RedisScript {
   }
 }
 
+/** read-session-2 (one server only): a session's record, owner and owner liveness in one round trip. (lib/lua/read-session-2.lua) */
+export const readSessionScript = new RedisScript('read-session-2');
+
+/** route-command-2 (one server only): lookup, owner liveness (and status) and the push onto the owner's inbox, in one round trip. (lib/lua/route-command-2.lua) */
+export const routeCommandScript = new RedisScript('route-command-2');
+
 /** create-session-2: records a new session (record and owner) unless the id is taken. (lib/lua/create-session-2.lua) */
 export const createSessionScript = new RedisScript('create-session-2');
 
@@ -92,8 +98,28 @@ export const mailboxDoneScript = new RedisScript('mailbox-done-2');
  * what a crash or a race between the steps leaves behind.
  */
 
-/** A session's record and owner (one slot: one MGET), and whether that owner's heartbeat is live (its slot). */
+/**
+ * What surrounds a host id in its host key and its inbox (`keys.host(id)` = `before + id + hostAfter`), for the two
+ * one-server scripts that compute them.
+ */
+export function hostKeyParts(keys: RedisKeys): { before: string; hostAfter: string; inboxAfter: string } {
+  const marker = '\n';
+  const [before = '', hostAfter = ''] = keys.host(marker).split(marker);
+  const inboxAfter = keys.hostInbox(marker).split(marker)[1] ?? '';
+  return { before, hostAfter, inboxAfter };
+}
+
+/**
+ * A session's record, its owner, and whether that owner's heartbeat is live. One server: one round trip
+ * (read-session-2). A Cluster: the record and owner (one slot, one MGET), then the owner's host key (its slot).
+ */
 export async function readSession(redis: Redis, keys: RedisKeys, sessionId: string): Promise<{ record: string | null; owner: string | null; ownerAlive: boolean }> {
+  if (!redis.isCluster) {
+    const { before, hostAfter } = hostKeyParts(keys);
+    const reply = await readSessionScript.run(redis, [keys.session(sessionId), keys.sessionOwner(sessionId)], [before, hostAfter]);
+    const [record, owner, alive] = Array.isArray(reply) ? (reply as unknown[]) : [];
+    return { record: typeof record === 'string' ? record : null, owner: typeof owner === 'string' ? owner : null, ownerAlive: alive === 1 };
+  }
   const [record = null, owner = null] = await redis.mget(keys.session(sessionId), keys.sessionOwner(sessionId));
   if (record === null || owner === null) return { record, owner, ownerAlive: false };
   return { record, owner, ownerAlive: (await redis.exists(keys.host(owner))) === 1 };
