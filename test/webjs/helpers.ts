@@ -6,6 +6,11 @@ import { waitFor as waitUntil } from '../../scripts/support/processes.js';
 import type { EngineAck, EngineEvent, EngineListener, EngineStatusUpdate } from '../../session-host/engines/engine.js';
 import type { Message } from '../../contract/api.js';
 
+type EventOf<T extends EngineEvent['type']> = Omit<Extract<EngineEvent, { type: T }>, 'type'>;
+export type ReactionEvent = EventOf<'reaction'>;
+export type EditedEvent = EventOf<'edited'>;
+export type RevokedEvent = EventOf<'revoked'>;
+
 export const testLogger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
 
 /** Polls `check` until it returns a value other than undefined/false, or throws after `timeoutMs`. */
@@ -30,6 +35,10 @@ export class RecordingListener implements EngineListener {
   readonly statuses: EngineStatusUpdate[] = [];
   readonly messages: Message[] = [];
   readonly acks: EngineAck[] = [];
+  /** What other people did: reactions, edits, deletes for everyone. */
+  readonly reactions: ReactionEvent[] = [];
+  readonly edits: EditedEvent[] = [];
+  readonly revokes: RevokedEvent[] = [];
 
   emit(event: EngineEvent): void {
     switch (event.type) {
@@ -46,6 +55,21 @@ export class RecordingListener implements EngineListener {
         this.acks.push(ack);
         return;
       }
+      case 'reaction': {
+        const { type: _type, ...reaction } = event;
+        this.reactions.push(reaction);
+        return;
+      }
+      case 'edited': {
+        const { type: _type, ...edit } = event;
+        this.edits.push(edit);
+        return;
+      }
+      case 'revoked': {
+        const { type: _type, ...revoke } = event;
+        this.revokes.push(revoke);
+        return;
+      }
     }
   }
 
@@ -59,6 +83,18 @@ export class RecordingListener implements EngineListener {
 
   waitForAck(match: (ack: EngineAck) => boolean, timeoutMs = 15_000): Promise<EngineAck> {
     return waitFor(`a matching ack (seen: ${JSON.stringify(this.acks)})`, () => this.acks.find(match), timeoutMs);
+  }
+
+  waitForReaction(match: (reaction: ReactionEvent) => boolean, timeoutMs = 15_000): Promise<ReactionEvent> {
+    return waitFor(`a matching reaction (seen: ${JSON.stringify(this.reactions)})`, () => this.reactions.find(match), timeoutMs);
+  }
+
+  waitForEdit(match: (edit: EditedEvent) => boolean, timeoutMs = 15_000): Promise<EditedEvent> {
+    return waitFor(`a matching edit (seen: ${JSON.stringify(this.edits)})`, () => this.edits.find(match), timeoutMs);
+  }
+
+  waitForRevoke(match: (revoke: RevokedEvent) => boolean, timeoutMs = 15_000): Promise<RevokedEvent> {
+    return waitFor(`a matching revoke (seen: ${JSON.stringify(this.revokes)})`, () => this.revokes.find(match), timeoutMs);
   }
 
   /** The first update at or after index `from` that matches. */

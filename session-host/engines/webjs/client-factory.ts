@@ -51,6 +51,12 @@ export interface ClientEvents {
   disconnected(reason: string): void;
   message(message: WAWebJS.Message): void;
   ack(message: WAWebJS.Message, ack: number): void;
+  /** A reaction stored by WhatsApp Web: anyone's, the account's own included. */
+  reaction(reaction: WAWebJS.Reaction): void;
+  /** A message's text (or caption) changed: an edit, anyone's. */
+  edit(message: WAWebJS.Message, newBody: unknown, previousBody: unknown): void;
+  /** A message became `revoked` (deleted for everyone): `message` in its revoked state. */
+  revokedForEveryone(message: WAWebJS.Message, before: WAWebJS.Message | null | undefined): void;
 }
 
 export function createClient(launch: Launch<WAWebJS.Client>, chromePath: string, settings: ClientSettings, events: ClientEvents): WAWebJS.Client {
@@ -144,6 +150,15 @@ export function createClient(launch: Launch<WAWebJS.Client>, chromePath: string,
   });
   client.on('message_ack', (message: WAWebJS.Message, ack: number) => {
     if (launch.isCurrent()) events.ack(message, ack);
+  });
+  client.on('message_reaction', (reaction: WAWebJS.Reaction) => {
+    if (launch.isCurrent()) events.reaction(reaction);
+  });
+  client.on('message_edit', (message: WAWebJS.Message, newBody: unknown, previousBody: unknown) => {
+    if (launch.isCurrent()) events.edit(message, newBody, previousBody);
+  });
+  client.on('message_revoke_everyone', (message: WAWebJS.Message, before?: WAWebJS.Message | null) => {
+    if (launch.isCurrent()) events.revokedForEveryone(message, before);
   });
   client.on('change_state', (state: unknown) => {
     if (launch.isCurrent()) log.debug({ state }, 'WhatsApp Web state');

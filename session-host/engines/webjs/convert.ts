@@ -1,6 +1,19 @@
 /** whatsapp-web.js objects → the contract's shapes (contract/api.ts). Times become ISO-8601 UTC strings. */
 import type WAWebJS from 'whatsapp-web.js';
-import { identityOf, isLid, numberOfChatId, type Ack, type Chat, type Contact, type Identity, type Me, type Message } from '../../../contract/api.js';
+import {
+  identityOf,
+  isLid,
+  mediaUrlOf,
+  numberOfChatId,
+  type Ack,
+  type Chat,
+  type Contact,
+  type Identity,
+  type Me,
+  type Media,
+  type Message,
+  type MessageLocation,
+} from '../../../contract/api.js';
 import { normaliseMsgKey } from './msgkey-shim.js';
 
 /** What is known beside an id: its LID and its phone (digits), each null when WhatsApp has not told. */
@@ -73,7 +86,7 @@ export function chatIdOf(message: WAWebJS.Message): string {
  * Types that are not messages a person wrote: system notices, encryption notices, revoked placeholders, protocol
  * messages. They are never reported as incoming messages.
  */
-const nonMessageTypes = new Set([
+export const nonMessageTypeList: readonly string[] = [
   'e2e_notification',
   'notification',
   'notification_template',
@@ -83,7 +96,8 @@ const nonMessageTypes = new Set([
   'revoked',
   'broadcast_notification',
   'call_log',
-]);
+];
+const nonMessageTypes = new Set(nonMessageTypeList);
 
 export function isPersonMessage(message: WAWebJS.Message): boolean {
   if (nonMessageTypes.has(message.type)) return false;
@@ -91,7 +105,69 @@ export function isPersonMessage(message: WAWebJS.Message): boolean {
   return true;
 }
 
+/** WhatsApp's message types that carry a file (downloadable while WhatsApp keeps it). */
+export const mediaMessageTypes: ReadonlySet<string> = new Set(['image', 'video', 'audio', 'ptt', 'document', 'sticker']);
+
+/** The page's message data behind a library Message (what `getMessageModel` gave). */
+export function rawDataOf(message: WAWebJS.Message): Record<string, unknown> {
+  const data = (message as unknown as { _data?: unknown })._data;
+  return data !== null && typeof data === 'object' ? (data as Record<string, unknown>) : {};
+}
+
+function widString(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value !== null && typeof value === 'object') {
+    const inner = (value as { _serialized?: unknown })._serialized;
+    if (typeof inner === 'string') return inner;
+  }
+  return '';
+}
+
+/**
+ * The id of the message a reply quotes, in the serialized form of the quoted message's own key: WhatsApp keeps the
+ * quoted stanza id and its sender (`quotedParticipant`), and the chat when it is another (`quotedRemoteJid`).
+ */
+export function quotedMessageIdOf(data: Record<string, unknown>, chatId: string, me: Me | null): string | null {
+  const stanzaId = data.quotedStanzaID;
+  if (typeof stanzaId !== 'string' || stanzaId === '') return null;
+  const remote = widString(data.quotedRemoteJid) || chatId;
+  const participant = widString(data.quotedParticipant);
+  const fromMe = participant !== '' && me !== null && (participant === me.id || (me.lid !== null && participant === me.lid));
+  const suffix = remote.endsWith('@g.us') && participant !== '' ? `_${participant}` : '';
+  return `${fromMe}_${remote}_${stanzaId}${suffix}`;
+}
+
+function locationOf(message: WAWebJS.Message): MessageLocation | null {
+  if (message.type !== 'location') return null;
+  const location = message.location as { latitude?: unknown; longitude?: unknown; name?: unknown; address?: unknown } | undefined;
+  const latitude = Number(location?.latitude);
+  const longitude = Number(location?.longitude);
+  if (!Number.isFinite(latitude) || !Number.isFinite(longitude)) return null;
+  const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : null);
+  return { latitude, longitude, name: text(location?.name), address: text(location?.address) };
+}
+
+function mediaOf(type: string, data: Record<string, unknown>, sessionId: string, messageId: string): Media | null {
+  if (!mediaMessageTypes.has(type)) return null;
+  const size = Number(data.size);
+  return {
+    mimetype: typeof data.mimetype === 'string' && data.mimetype !== '' ? data.mimetype : 'application/octet-stream',
+    filename: typeof data.filename === 'string' && data.filename !== '' ? data.filename : null,
+    size: Number.isInteger(size) && size >= 0 ? size : null,
+    url: mediaUrlOf(sessionId, messageId),
+  };
+}
+
+/** What a message says: its text; the caption of media; nothing for a location (its body is a thumbnail). */
+function bodyOf(message: WAWebJS.Message, type: string, data: Record<string, unknown>): string {
+  if (mediaMessageTypes.has(type)) return typeof data.caption === 'string' ? data.caption : '';
+  if (type === 'location') return '';
+  return typeof message.body === 'string' ? message.body : '';
+}
+
 export interface MessageContext {
+  /** The session the message belongs to: media URLs name it. */
+  sessionId?: string;
   /** The ack to report instead of the message's own. */
   ack?: Ack;
   /** The session's account: the sender of its own messages. */
@@ -108,20 +184,24 @@ export function toMessage(message: WAWebJS.Message, context: MessageContext = {}
   const senderId = fromMe && me !== null && me.id !== '' ? me.id : serialized(message.author as IdLike) || from;
   const sender =
     fromMe && me !== null && me.id !== '' ? identityOf(me.id, { lid: me.lid ?? null }) : identityWith(senderId, known);
+  const id = messageIdOf(message);
+  const chatId = chatIdOf(message);
+  const type = String(message.type ?? '') || 'chat';
+  const data = rawDataOf(message);
   return {
-    id: messageIdOf(message),
-    chatId: chatIdOf(message),
+    id,
+    chatId,
     from,
     to: serialized(message.to),
     fromMe,
-    type: String(message.type ?? '') || 'chat',
-    body: typeof message.body === 'string' ? message.body : '',
+    type,
+    body: bodyOf(message, type, data),
     timestamp: isoFromSeconds(message.timestamp),
     ack: context.ack ?? ackName(message.ack),
     sender,
-    quotedMessageId: null,
-    media: null,
-    location: null,
+    quotedMessageId: quotedMessageIdOf(data, chatId, me),
+    media: mediaOf(type, data, context.sessionId ?? '', id),
+    location: locationOf(message),
   };
 }
 

@@ -31,6 +31,10 @@
  *   RECIPIENT_NOT_ON_WHATSAPP and nothing is sent. Once the send itself has begun, any failure is
  *   SEND_OUTCOME_UNKNOWN (the message may have left), never a validation error.
  * - Pairing code: `requestPairingCode(phone)` while a QR shows; once typed on the phone, authenticated → connected.
+ * - Beyond text: media, locations, replies and mentions go out through `client.sendMessage`; download, react, edit
+ *   and delete through the library's Message methods on a message found by id (MESSAGE_NOT_FOUND otherwise); mark
+ *   read through WhatsApp Web's sendSeen. What OTHER people do is reported (`reaction`, `edited`, `revoked`, once
+ *   each); the library reports the account's own reactions, edits and revokes too, and those are left out.
  *
  * Where each part lives: this file holds the session's state and turns the library's events into the port's;
  * supervisor.ts launches, restarts, probes and tears down the browser; client-factory.ts builds the Client with the
@@ -54,17 +58,24 @@ import type {
   EngineSessionOptions,
   EngineStatus,
   EngineStatusUpdate,
+  ChatOptions,
+  DownloadedMedia,
+  EditOptions,
   GetContactOptions,
   ListMessagesOptions,
+  MessageOptions,
   PairingCodeOptions,
+  ReactOptions,
+  RevokeOptions,
   SendOptions,
 } from '../engine.js';
 import { resolveChromePath } from './chromium.js';
 import { createClient, installLibraryPatches, type ClientEvents } from './client-factory.js';
-import { ackName, chatIdOf, isPersonMessage, messageIdOf, toMessage } from './convert.js';
+import { ackName, chatIdOf, identityWith, isPersonMessage, messageIdOf, rawDataOf, serialized, toMessage } from './convert.js';
 import { classifyLaunchError, disconnectCause, launchTimeoutError } from './errors.js';
 import { KnownIdentities, ownLid } from './identities.js';
 import { InboundDedup } from './inbound-dedup.js';
+import { normaliseMsgKey } from './msgkey-shim.js';
 import { WebjsOperations } from './operations.js';
 import { BrowserSupervisor, type BrowserDriver, type Launch } from './supervisor.js';
 
@@ -307,6 +318,9 @@ export class WebjsSession implements EngineSession {
       disconnected: (reason) => this.onDisconnected(launch, reason),
       message: (message) => this.onIncoming(message),
       ack: (message, ack) => this.onAck(message, ack),
+      reaction: (reaction) => this.onReaction(reaction),
+      edit: (message, newBody, previousBody) => this.onEdit(message, newBody, previousBody),
+      revokedForEveryone: (message, before) => this.onRevoked(message, before),
     };
   }
 
@@ -357,7 +371,7 @@ export class WebjsSession implements EngineSession {
       return;
     }
     try {
-      this.listener.emit({ type: 'message', message: toMessage(message, { me: this.me, known: this.identities.lookup }) });
+      this.listener.emit({ type: 'message', message: toMessage(message, { sessionId: this.sessionId, me: this.me, known: this.identities.lookup }) });
     } catch (error) {
       this.log.error({ err: error }, 'the message listener threw');
     }
@@ -373,6 +387,65 @@ export class WebjsSession implements EngineSession {
     } catch (error) {
       this.log.error({ err: error }, 'the ack listener threw');
     }
+  }
+
+  /** Whether an id is the account's own (its phone id or its LID). */
+  private isMe(id: string): boolean {
+    return id !== '' && this.me !== null && (id === this.me.id || (this.me.lid !== null && id === this.me.lid));
+  }
+
+  private emitOnce(key: string, event: Parameters<EngineListener['emit']>[0]): void {
+    if (!this.inbound.isFirstSighting(key)) return;
+    try {
+      this.listener.emit(event);
+    } catch (error) {
+      this.log.error({ err: error }, 'the event listener threw');
+    }
+  }
+
+  /**
+   * Someone's reaction. Its keys reach Node as plain copies (on July-2026 builds with the minified field, unless the
+   * page shim's toJSON gave them `_serialized`): the ids are read by value (normaliseMsgKey).
+   */
+  private onReaction(reaction: WAWebJS.Reaction): void {
+    const raw = reaction as unknown as { id?: unknown; msgId?: unknown; senderId?: unknown; reaction?: unknown; timestamp?: unknown };
+    const parent = raw.msgId as { remote?: unknown } | undefined;
+    const messageId = normaliseMsgKey(parent);
+    const own = (raw.id as { fromMe?: unknown } | undefined)?.fromMe === true;
+    const senderId = typeof raw.senderId === 'string' ? raw.senderId : '';
+    if (messageId === '' || own || this.isMe(senderId)) return;
+    const chatId = serialized(parent?.remote as string | { _serialized?: string } | undefined);
+    const emoji = typeof raw.reaction === 'string' ? raw.reaction : '';
+    this.emitOnce(`reaction|${normaliseMsgKey(raw.id)}|${messageId}|${senderId}|${emoji}|${String(raw.timestamp)}`, {
+      type: 'reaction',
+      messageId,
+      chatId,
+      sender: identityWith(senderId, this.identities.lookup),
+      emoji,
+    });
+  }
+
+  /** Someone edited a message they had sent (the account's own edits come back here too, and are left out). */
+  private onEdit(message: WAWebJS.Message, newBody: unknown, previousBody: unknown): void {
+    if (message.fromMe || !isPersonMessage(message) || typeof newBody !== 'string' || newBody === previousBody) return;
+    const messageId = messageIdOf(message);
+    if (messageId === '') return;
+    const editedAt = rawDataOf(message).latestEditSenderTimestampMs;
+    this.emitOnce(`edited|${messageId}|${String(editedAt)}|${newBody}`, { type: 'edited', messageId, chatId: chatIdOf(message), body: newBody });
+  }
+
+  /**
+   * A message deleted for everyone. The revoked model has a new key; the message's own is its
+   * `protocolMessageKey` (whatsapp-web.js #3715), else the library's copy from before the revoke.
+   */
+  private onRevoked(message: WAWebJS.Message, before: WAWebJS.Message | null | undefined): void {
+    const original = (message as unknown as { protocolMessageKey?: unknown }).protocolMessageKey;
+    const key = (original ?? before?.id ?? message.id) as { fromMe?: unknown; remote?: unknown };
+    const messageId = normaliseMsgKey(key);
+    // Other people can delete only what they sent: the account's own messages deleted are its own doing.
+    if (messageId === '' || key.fromMe === true) return;
+    const chatId = serialized(key.remote as string | { _serialized?: string } | undefined) || chatIdOf(message);
+    this.emitOnce(`revoked|${messageId}`, { type: 'revoked', messageId, chatId });
   }
 
   // -------------------------------------------------------------------------------------------------------------
@@ -419,5 +492,25 @@ export class WebjsSession implements EngineSession {
 
   requestPairingCode(options: PairingCodeOptions): Promise<string> {
     return this.operations.requestPairingCode(options);
+  }
+
+  downloadMedia(options: MessageOptions): Promise<DownloadedMedia> {
+    return this.operations.downloadMedia(options);
+  }
+
+  react(options: ReactOptions): Promise<void> {
+    return this.operations.react(options);
+  }
+
+  edit(options: EditOptions): Promise<Message> {
+    return this.operations.edit(options);
+  }
+
+  revoke(options: RevokeOptions): Promise<void> {
+    return this.operations.revoke(options);
+  }
+
+  markRead(options: ChatOptions): Promise<void> {
+    return this.operations.markRead(options);
   }
 }
