@@ -209,6 +209,16 @@ describe('the service on a 3-node Redis Cluster', () => {
     expect(hostsLeft).toContain(survivor);
   });
 
+  it('withdraws a host stopped with SIGTERM: its heartbeat key and its index entry go', async () => {
+    const [hostId, host] = [...hosts.entries()][0] ?? [];
+    if (hostId === undefined || host === undefined) throw new Error('no host left');
+    expect(await redis.exists(keys.host(hostId))).toBe(1);
+    await host.stop(15_000);
+    hosts.delete(hostId);
+    expect(await redis.exists(keys.host(hostId), keys.hostLease(hostId))).toBe(0);
+    expect(await redis.zscore(keys.hosts, hostId)).toBeNull();
+  });
+
   it('logged no cross-slot refusal on any host', () => {
     for (const host of everyHost) expect(host.output()).not.toMatch(/CROSSSLOT|same slot|MOVED|Possible CROSSSLOT/);
   });
