@@ -25,6 +25,36 @@ interface FunctionUnderTest {
   /** The first event a fresh instance answers. */
   event: (apiKey: string) => unknown;
   expectStatus: number;
+  /**
+   * Where the API keys come from: `env` (API_KEYS, the local stage) or `ssm` (API_KEYS_PARAMETER, as every deployed
+   * stage reads them at cold start: the SSM client is loaded and one GetParameter made, here to a local stand-in).
+   */
+  keys?: 'env' | 'ssm';
+}
+
+/** `GET /api/sessions` with the key, as API Gateway's HTTP API hands it to the api function. */
+function apiEvent(apiKey: string): unknown {
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: '/api/sessions',
+    rawQueryString: '',
+    headers: { 'x-api-key': apiKey, host: 'cold.execute-api.eu-west-1.amazonaws.com' },
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'cold',
+      domainName: 'cold.execute-api.eu-west-1.amazonaws.com',
+      domainPrefix: 'cold',
+      http: { method: 'GET', path: '/api/sessions', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'bench' },
+      requestId: 'cold-start',
+      routeKey: '$default',
+      stage: '$default',
+      time: new Date().toISOString(),
+      timeEpoch: Date.now(),
+    },
+    body: null,
+    isBase64Encoded: false,
+  };
 }
 
 const functions: FunctionUnderTest[] = [
@@ -32,27 +62,14 @@ const functions: FunctionUnderTest[] = [
     name: 'api (functions/http/handler.ts)',
     entry: 'functions/http/handler.ts',
     expectStatus: 200,
-    event: (apiKey) => ({
-      version: '2.0',
-      routeKey: '$default',
-      rawPath: '/api/sessions',
-      rawQueryString: '',
-      headers: { 'x-api-key': apiKey, host: 'cold.execute-api.eu-west-1.amazonaws.com' },
-      requestContext: {
-        accountId: '000000000000',
-        apiId: 'cold',
-        domainName: 'cold.execute-api.eu-west-1.amazonaws.com',
-        domainPrefix: 'cold',
-        http: { method: 'GET', path: '/api/sessions', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'bench' },
-        requestId: 'cold-start',
-        routeKey: '$default',
-        stage: '$default',
-        time: new Date().toISOString(),
-        timeEpoch: Date.now(),
-      },
-      body: null,
-      isBase64Encoded: false,
-    }),
+    event: (apiKey) => apiEvent(apiKey),
+  },
+  {
+    name: 'api, keys from SSM (as deployed)',
+    entry: 'functions/http/handler.ts',
+    expectStatus: 200,
+    keys: 'ssm',
+    event: (apiKey) => apiEvent(apiKey),
   },
   {
     name: 'docs (functions/http/docs-handler.ts)',
@@ -209,6 +226,17 @@ runPart(async (context): Promise<PartReport> => {
   await new Promise<void>((resolve) => management.listen(managementPort, '127.0.0.1', resolve));
   context.onCleanup(() => new Promise<void>((resolve) => management.close(() => resolve())));
   const apiKey = 'cold-start-key';
+  // A stand-in for SSM's GetParameter (the keys of a deployed stage), for the "keys from SSM" row.
+  const ssmPort = await freePort();
+  const ssm = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => {
+      response.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' });
+      response.end(JSON.stringify({ Parameter: { Name: '/whatsapp-service/bench/api-keys', Type: 'SecureString', Value: apiKey, Version: 1 } }));
+    });
+  });
+  await new Promise<void>((resolve) => ssm.listen(ssmPort, '127.0.0.1', resolve));
+  context.onCleanup(() => new Promise<void>((resolve) => ssm.close(() => resolve())));
   const baseEnv = {
     REDIS_URL: redis.url,
     KEY_PREFIX: 'cold',
@@ -221,7 +249,16 @@ runPart(async (context): Promise<PartReport> => {
   };
 
   // Bundle every function first, as serverless.yml's custom.esbuild asks serverless-esbuild to.
-  const bundles: Array<{ fn: FunctionUnderTest; bundle: string; bytes: number; gzipped: number; metafile: Metafile }> = [];
+  const bundles: Array<{
+    fn: FunctionUnderTest;
+    bundle: string;
+    bytes: number;
+    gzipped: number;
+    metafile: Metafile;
+    /** The AWS SDK packages the bundle imports at its top (not `await import()`), and a module importing only them. */
+    sdkAtImport: string[];
+    sdkModule: string;
+  }> = [];
   for (const fn of functions) {
     context.log(`cold start: bundling ${fn.name}`);
     const outdir = path.join(work.path, path.basename(fn.entry, '.ts') + '-' + path.basename(path.dirname(fn.entry)));
@@ -243,17 +280,40 @@ runPart(async (context): Promise<PartReport> => {
       logLevel: 'silent',
     });
     const bundle = path.join(outdir, `${path.basename(fn.entry, '.ts')}.mjs`);
-    bundles.push({ fn, bundle, bytes: statSync(bundle).size, gzipped: gzipSync(readFileSync(bundle), { level: 9 }).length, metafile: built.metafile });
+    // What the Lambda runtime loads for the bundle before any of our code runs: its static imports of the AWS SDK.
+    const sdkAtImport = [
+      ...new Set(
+        Object.values(built.metafile.outputs).flatMap((output) =>
+          output.imports.filter((imported) => imported.external === true && imported.kind === 'import-statement' && imported.path.startsWith('@aws-sdk/')).map((imported) => imported.path),
+        ),
+      ),
+    ].sort();
+    const sdkModule = path.join(outdir, 'sdk-at-import.mjs');
+    writeFileSync(sdkModule, sdkAtImport.map((name) => `import '${name}';\n`).join('') || 'export {};\n');
+    bundles.push({ fn, bundle, bytes: statSync(bundle).size, gzipped: gzipSync(readFileSync(bundle), { level: 9 }).length, metafile: built.metafile, sdkAtImport, sdkModule });
   }
 
   // Interleaved: floor, then each function, `runs` times over.
   const floorRuns: Run[] = [];
   const fnRuns = new Map<string, Run[]>(functions.map((fn) => [fn.name, []]));
+  const sdkRuns = new Map<string, Run[]>(functions.map((fn) => [fn.name, []]));
   for (let index = 0; index < runs; index += 1) {
     context.log(`cold start: round ${index + 1} of ${runs}`);
     floorRuns.push(await runFresh(context, runner, empty, { ...baseEnv, BENCH_EVENT: '{}' }));
-    for (const { fn, bundle } of bundles) {
-      const run = await runFresh(context, runner, bundle, { ...baseEnv, BENCH_EVENT: JSON.stringify(fn.event(apiKey)) });
+    for (const { fn, bundle, sdkModule } of bundles) {
+      // The same fresh process importing only the AWS SDK packages the bundle loads at import: their share of "import ms".
+      sdkRuns.get(fn.name)?.push(await runFresh(context, runner, sdkModule, { ...baseEnv, BENCH_EVENT: '{}' }));
+      const keys: Record<string, string> =
+        fn.keys === 'ssm'
+          ? {
+              API_KEYS: '',
+              API_KEYS_PARAMETER: '/whatsapp-service/bench/api-keys',
+              AWS_ENDPOINT_URL_SSM: `http://127.0.0.1:${ssmPort}`,
+              AWS_ACCESS_KEY_ID: 'bench',
+              AWS_SECRET_ACCESS_KEY: 'bench',
+            }
+          : {};
+      const run = await runFresh(context, runner, bundle, { ...baseEnv, ...keys, BENCH_EVENT: JSON.stringify(fn.event(apiKey)) });
       if (run.status !== fn.expectStatus) throw new Error(`${fn.name} answered ${String(run.status)} on its first invoke`);
       fnRuns.get(fn.name)?.push(run);
     }
@@ -261,20 +321,25 @@ runPart(async (context): Promise<PartReport> => {
   const floorWall = summarize(floorRuns.map((run) => run.wallMs));
 
   const rows: string[][] = [
-    ['floor: empty module', '—', '—', ms(summarize(floorRuns.map((run) => run.bootMs)).p50, 1), ms(summarize(floorRuns.map((run) => run.importMs)).p50, 1), '—', ms(floorWall.p50, 1), ms(floorWall.max, 1), '1.0×', '—'],
+    ['floor: empty module', '—', '—', ms(summarize(floorRuns.map((run) => run.bootMs)).p50, 1), ms(summarize(floorRuns.map((run) => run.importMs)).p50, 1), '—', '—', ms(floorWall.p50, 1), ms(floorWall.max, 1), '1.0×', '—'],
   ];
-  const results: Array<{ short: string; bytes: number; wall: Summary; heaviest: string }> = [];
-  for (const { fn, bytes, gzipped, metafile } of bundles) {
+  const results: Array<{ short: string; bytes: number; wall: Summary; heaviest: string; sameBundleAsAnother: boolean; importMs: number; sdkMs: number | null }> = [];
+  for (const { fn, bytes, gzipped, metafile, sdkAtImport } of bundles) {
     const measured = fnRuns.get(fn.name) ?? [];
     const wall = summarize(measured.map((run) => run.wallMs));
     const heaviest = heaviestPackages(metafile, 5);
-    results.push({ short: fn.name.split(' ')[0] ?? fn.name, bytes, wall, heaviest });
+    const importMs = summarize(measured.map((run) => run.importMs)).p50;
+    const sdkMs = sdkAtImport.length === 0 ? null : summarize((sdkRuns.get(fn.name) ?? []).map((run) => run.importMs)).p50;
+    results.push({ short: fn.name.replace(/ \(.*\)$/, ''), bytes, wall, heaviest, sameBundleAsAnother: fn.keys === 'ssm', importMs, sdkMs });
     rows.push([
       fn.name,
       kilobytes(bytes, 0),
       kilobytes(gzipped, 0),
       ms(summarize(measured.map((run) => run.bootMs)).p50, 1),
       ms(summarize(measured.map((run) => run.importMs)).p50, 1),
+      sdkAtImport.length === 0
+        ? 'none'
+        : `${ms(summarize((sdkRuns.get(fn.name) ?? []).map((run) => run.importMs)).p50, 1)} (${sdkAtImport.map((name) => name.replace('@aws-sdk/', '')).join(', ')})`,
       ms(summarize(measured.map((run) => run.invokeMs)).p50, 1),
       ms(wall.p50, 1),
       ms(wall.max, 1),
@@ -285,22 +350,26 @@ runPart(async (context): Promise<PartReport> => {
 
   const table: Table = {
     title: `Cold start: bundle size, and a fresh Node process from spawn to the first answer (median of ${runs}, interleaved with the floor)`,
-    columns: ['function', 'bundle', 'gzip -9', 'Node boot ms', 'import ms', 'first invoke ms', 'spawn → answer p50 ms', 'max ms', 'p50 / floor', 'heaviest in the bundle'],
+    columns: ['function', 'bundle', 'gzip -9', 'Node boot ms', 'import ms', 'of which AWS SDK at import ms (alone)', 'first invoke ms', 'spawn → answer p50 ms', 'max ms', 'p50 / floor', 'heaviest in the bundle'],
     rows,
   };
-  const over = (check: (result: (typeof results)[number]) => boolean) =>
-    results.filter((result) => !check(result)).map((result) => result.short);
-  const sizeOk = (result: (typeof results)[number]) => result.bytes <= budgetBytes;
-  const timeOk = (result: (typeof results)[number]) => result.wall.p50 <= budgetRatio * floorWall.p50;
+  type Result = (typeof results)[number];
+  // Sizes once per bundle (the SSM row is the api bundle again); times for every row.
+  const bundlesOnly = results.filter((result) => !result.sameBundleAsAnother);
+  const over = (among: Result[], check: (result: Result) => boolean) => among.filter((result) => !check(result)).map((result) => result.short);
+  const sizeOk = (result: Result) => result.bytes <= budgetBytes;
+  const timeOk = (result: Result) => result.wall.p50 <= budgetRatio * floorWall.p50;
   const verdictOf = (failing: string[]) => (context.smoke ? null : failing.length === 0);
   const bySize = (short: string) => results.find((result) => result.short === short);
   const targets: TargetCheck[] = [
     {
       target: 'Cold start: each function ≤ 400 KB',
-      measured: results.map((result) => `${result.short}: ${kilobytes(result.bytes, 0)}${sizeOk(result) ? '' : ' (over)'}`).join('; '),
-      met: verdictOf(over(sizeOk)),
+      measured: bundlesOnly
+        .map((result) => `${result.short}: ${kilobytes(result.bytes, 0)}${sizeOk(result) ? '' : ' (over)'}`)
+        .join('; '),
+      met: verdictOf(over(bundlesOnly, sizeOk)),
       limit:
-        (over(sizeOk).length === 0 ? 'Every function is within 400 KB. ' : `Over 400 KB: ${over(sizeOk).join(', ')}. `) +
+        (over(bundlesOnly, sizeOk).length === 0 ? 'Every function is within 400 KB. ' : `Over 400 KB: ${over(bundlesOnly, sizeOk).join(', ')}. `) +
         `api (${kilobytes(bySize('api')?.bytes ?? 0, 0)}): ${bySize('api')?.heaviest ?? '?'}. It validates and documents with @hono/zod-openapi, ` +
         'which hands out zod\'s whole namespace (no tree-shaking of zod there), plus @asteasolutions/zod-to-openapi; QR codes (qrcode + pngjs, ' +
         'about 55 KB) and pino (about 70 KB with its streams) come on top. ' +
@@ -313,12 +382,21 @@ runPart(async (context): Promise<PartReport> => {
       measured:
         results.map((result) => `${result.short}: ${ms(result.wall.p50, 0)} ms, ${ratio(result.wall.p50, floorWall.p50)}`).join('; ') +
         `; bare Node start ${ms(floorWall.p50, 0)} ms`,
-      met: verdictOf(over(timeOk)),
+      met: verdictOf(over(results, timeOk)),
       limit:
-        (over(timeOk).length === 0 ? 'Every function answers within 2× a bare Node start. ' : `Over 2×: ${over(timeOk).join(', ')}. `) +
-        'A first answer is Node boot + import of the bundle (compile of its code) + the first invoke, which for every function but docs ' +
-        'opens two Redis connections and waits for them (TCP + ready check, and on AWS TLS to ElastiCache); wsMessage also loads the AWS ' +
-        'SDK client (from the runtime, not the bundle) for its first post.',
+        (over(results, timeOk).length === 0 ? 'Every function answers within 2× a bare Node start. ' : `Over 2×: ${over(results, timeOk).join(', ')}. `) +
+        'A first answer is Node boot + import of the bundle + the first invoke. Of the import, the AWS SDK packages a bundle imports at ' +
+        'its top (they come from the Lambda runtime, not the bundle) took, loaded alone: ' +
+        results
+          .filter((result) => result.sdkMs !== null && !result.sameBundleAsAnother)
+          .map((result) => `${result.short} ${ms(result.sdkMs ?? 0, 0)} of ${ms(result.importMs, 0)} ms`)
+          .join(', ') +
+        '. Every function but docs loads @aws-sdk/client-apigatewaymanagementapi at import (lib/connection-poster.ts), though only ' +
+        'wsMessage posts on its first answer, and api also @aws-sdk/client-s3 and the presigner (lib/blob-store-s3.ts, through ' +
+        'lib/blob-store-config.ts), which only media routes use; both would load on first use with an `await import()`. The rest is ' +
+        'compiling the bundle and building the contract\'s zod schemas. The first invoke opens two Redis connections and waits for them (TCP + ready ' +
+        'check; on AWS also TLS to ElastiCache). A deployed stage also loads @aws-sdk/client-ssm and reads the API keys from SSM before ' +
+        'the first answer (the "keys from SSM" row, against a local stand-in).',
     },
   ];
   return {
@@ -329,7 +407,8 @@ runPart(async (context): Promise<PartReport> => {
         'node platform, ESM, target node22, `@aws-sdk/*` external as the Lambda runtime ships it, minified, no source ' +
         'map, the plugins of scripts/build-esbuild-plugins.mjs); one bundle per function, as `package.individually` zips ' +
         'them; size of the .mjs and its gzip -9 size as a rough zip size. Then, per run, a fresh `node` process ' +
-        'imports the bundle and invokes the handler once (api: `GET /api/sessions`; docs: `GET /api/docs`; wsConnect: a ' +
+        'imports the bundle and invokes the handler once (api: `GET /api/sessions`, with the keys in API_KEYS as on the local ' +
+        'stage, and again with API_KEYS_PARAMETER as on a deployed stage, answered by a local stand-in for SSM; docs: `GET /api/docs`; wsConnect: a ' +
         '`$connect` with the key; wsDisconnect: `$disconnect`; wsMessage: a `ping`, answered by PostToConnection to a local ' +
         'stub of the management API) against a real Redis on loopback. "Node boot" is `performance.now()` at the first ' +
         'line of the runner; "spawn → answer" is measured by the parent until the answer line arrives. The floor is the ' +
