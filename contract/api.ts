@@ -300,9 +300,10 @@ export const sendMessageBodySchema = z
     replyTo: messageIdSchema.optional().meta({ description: 'Quote this message (a reply); it must be in the same chat.' }),
     mentions: z.array(chatIdSchema).max(256, 'must name at most 256 people').optional().meta({ description: 'Groups: people to @-mention.' }),
   })
-  .superRefine((body, ctx) => {
-    const contents = [body.text, body.media, body.location].filter((part) => part !== undefined).length;
-    if (contents !== 1) ctx.addIssue({ code: 'custom', path: [], message: 'must have exactly one of text, media and location' });
+  .refine((body) => [body?.text, body?.media, body?.location].filter((part) => part !== undefined).length === 1, {
+    message: 'must have exactly one of text, media and location',
+    // Also when other fields fail (a missing chatId, say): the client learns every problem of its body at once.
+    when: () => true,
   });
 export type SendMessageBody = z.output<typeof sendMessageBodySchema>;
 

@@ -248,9 +248,16 @@ describe('validation from the declarations', () => {
 
   it('keeps the body rules: 413 over the limit, 415 when not JSON, 400 when not a JSON object, empty reads as {}', async () => {
     const { call } = appWith();
-    const big = await call('POST', '/api/messages/alice/send', { body: JSON.stringify({ chatId: '15551234567', text: 'y'.repeat(300_000) }), headers: jsonHeaders });
+    const big = await call('POST', '/api/sessions', { body: JSON.stringify({ sessionId: 'y'.repeat(300_000) }), headers: jsonHeaders });
     expect(big.status).toBe(413);
-    expect(await big.json()).toMatchObject({ error: { code: 'PAYLOAD_TOO_LARGE' } });
+    expect(await big.json()).toMatchObject({ error: { code: 'PAYLOAD_TOO_LARGE', details: { maxBytes: 256 * 1024 } } });
+    // The send route takes media inline: its limit is 6 MB (declared on the route), so 300 KB is only a long text…
+    const longText = await call('POST', '/api/messages/alice/send', { body: JSON.stringify({ chatId: '15551234567', text: 'y'.repeat(300_000) }), headers: jsonHeaders });
+    expect(await longText.json()).toMatchObject({ error: { code: 'VALIDATION_FAILED', details: { fields: [{ path: 'text' }] } } });
+    // …and over 6 MB is refused before it is parsed.
+    const huge = await call('POST', '/api/messages/alice/send', { body: JSON.stringify({ chatId: '1', text: 'y'.repeat(6 * 1024 * 1024) }), headers: jsonHeaders });
+    expect(huge.status).toBe(413);
+    expect(await huge.json()).toMatchObject({ error: { code: 'PAYLOAD_TOO_LARGE', details: { maxBytes: 6 * 1024 * 1024 } } });
     const form = await call('POST', '/api/messages/alice/send', { body: 'chatId=1&text=hi', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
     expect(form.status).toBe(415);
     expect(await form.json()).toMatchObject({ error: { code: 'UNSUPPORTED_MEDIA_TYPE' } });
@@ -267,7 +274,7 @@ describe('validation from the declarations', () => {
     }
     const missing = await call('POST', '/api/messages/alice/send', { body: '', headers: {} });
     expect(missing.status).toBe(400);
-    expect(((await missing.json()) as Refusal).error.details?.fields?.map((entry) => entry.path).sort()).toEqual(['chatId', 'text']);
+    expect(((await missing.json()) as Refusal).error.details?.fields?.map((entry) => entry.path).sort()).toEqual(['(root)', 'chatId']);
   });
 
   it('hands the handler what the schemas produce (a phone number becomes a chat id)', async () => {

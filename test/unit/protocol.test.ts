@@ -17,7 +17,7 @@ const envelope = {
   sessionId: 'alice',
   deadline: Date.now() + 1_000,
   replyTo: 'wa:replies:x',
-  command: { type: 'send', chatId: '1@c.us', text: 'hi' },
+  command: { type: 'send', chatId: '1@c.us', content: { kind: 'text', text: 'hi' } },
 };
 
 describe('command envelopes', () => {
@@ -26,9 +26,23 @@ describe('command envelopes', () => {
       { type: 'create' },
       { type: 'delete' },
       { type: 'restart' },
-      { type: 'send', chatId: '1@c.us', text: 'hi', idempotencyKey: 'k' },
+      { type: 'send', chatId: '1@c.us', content: { kind: 'text', text: 'hi' }, idempotencyKey: 'k' },
+      {
+        type: 'send',
+        chatId: '1@c.us',
+        content: { kind: 'media', blobKey: 'uploads/a/1', mimetype: 'image/png', filename: null, caption: 'c', asVoice: false },
+        replyTo: 'false_1@c.us_AB',
+        mentions: ['2@c.us'],
+      },
+      { type: 'send', chatId: '1@c.us', content: { kind: 'location', location: { latitude: 1, longitude: 2, name: null, address: null } } },
       { type: 'chats' },
       { type: 'messages', chatId: '1@c.us', limit: 500 },
+      { type: 'messages', chatId: '1@c.us', limit: 50, before: 'true_1@c.us_AB' },
+      { type: 'media.download', messageId: 'true_1@c.us_AB' },
+      { type: 'message.react', messageId: 'true_1@c.us_AB', emoji: '' },
+      { type: 'message.edit', messageId: 'true_1@c.us_AB', text: 'x' },
+      { type: 'message.delete', messageId: 'true_1@c.us_AB', everyone: true },
+      { type: 'chat.read', chatId: '1@c.us' },
       { type: 'contacts' },
       { type: 'engine.control', action: 'scan', input: {} },
       { type: 'engine.control', action: 'incoming', input: { from: '1@c.us', text: 'x' } },

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import type { z } from 'zod';
 import {
+  base64DecodedLength,
   createSessionBodySchema,
+  describeIssues,
+  maxMediaDataBytes,
+  messageIdSchema,
+  reactionBodySchema,
   messagesQuerySchema,
   parseOrThrow,
   sendMessageBodySchema,
@@ -86,5 +92,61 @@ describe('limit', () => {
   it('is optional, and no other query field is taken', () => {
     expect(parseOrThrow(messagesQuerySchema, {})).toEqual({});
     expect(messagesQuerySchema.safeParse({ limit: '5', offset: '2' }).success).toBe(false);
+  });
+});
+
+describe('messaging beyond text: bodies', () => {
+  const png = Buffer.from('png bytes').toString('base64');
+  it.each([
+    { chatId: '1555 123 4567', text: 'hi' },
+    { chatId: '15551234567', media: { data: png, mimetype: 'image/png', caption: 'c' } },
+    { chatId: '15551234567', media: { url: 'https://example.com/a.pdf', mimetype: 'application/pdf', filename: 'a.pdf' } },
+    { chatId: '15551234567', media: { data: png, mimetype: 'audio/ogg; codecs=opus', asVoice: true } },
+    { chatId: '15551234567', location: { latitude: -33.9, longitude: 151.2, name: 'Sydney' } },
+    { chatId: '15551234567', text: 'yes', replyTo: 'false_15551234567@c.us_3EB0AB', mentions: ['15557654321'] },
+  ])('accepts %j', (body) => {
+    expect(sendMessageBodySchema.safeParse(body).success).toBe(true);
+  });
+
+  it.each([
+    [{ chatId: '15551234567' }, '(root)'],
+    [{ chatId: '15551234567', text: 'a', location: { latitude: 0, longitude: 0 } }, '(root)'],
+    [{ chatId: '15551234567', media: { mimetype: 'image/png' } }, 'media'],
+    [{ chatId: '15551234567', media: { data: png, url: 'https://example.com/a', mimetype: 'image/png' } }, 'media'],
+    [{ chatId: '15551234567', media: { data: 'not base64!', mimetype: 'image/png' } }, 'media.data'],
+    [{ chatId: '15551234567', media: { data: 'AAA', mimetype: 'image/png' } }, 'media.data'],
+    [{ chatId: '15551234567', media: { data: png, mimetype: 'png' } }, 'media.mimetype'],
+    [{ chatId: '15551234567', media: { url: 'ftp://example.com/a', mimetype: 'image/png' } }, 'media.url'],
+    [{ chatId: '15551234567', media: { data: png, mimetype: 'image/png', asVoice: true } }, 'media.asVoice'],
+    [{ chatId: '15551234567', location: { latitude: 91, longitude: 0 } }, 'location.latitude'],
+    [{ chatId: '15551234567', text: 'a', replyTo: '../x' }, 'replyTo'],
+    [{ chatId: '15551234567', text: 'a', mentions: ['nobody'] }, 'mentions.0'],
+  ])('refuses %j at %s', (body, path) => {
+    const parsed = sendMessageBodySchema.safeParse(body);
+    expect(parsed.success).toBe(false);
+    expect(describeIssues(parsed.error as z.ZodError).map((issue) => issue.path)).toContain(path);
+  });
+
+  it('refuses media data over 4 MB decoded', () => {
+    const data = Buffer.alloc(maxMediaDataBytes + 3).toString('base64');
+    expect(sendMessageBodySchema.safeParse({ chatId: '15551234567', media: { data, mimetype: 'image/png' } }).success).toBe(false);
+    expect(base64DecodedLength(Buffer.alloc(maxMediaDataBytes).toString('base64'))).toBe(maxMediaDataBytes);
+  });
+
+  it.each(['👍', '❤️', '👍🏽', '🇩🇪', '👨‍👩‍👧', '1️⃣', ''])('takes the reaction %j', (emoji) => {
+    expect(reactionBodySchema.safeParse({ emoji }).success).toBe(true);
+  });
+
+  it.each(['a', '👍👍', ':+1:', ' ', '👍 ', '\u200d'])('refuses the reaction %j', (emoji) => {
+    expect(reactionBodySchema.safeParse({ emoji }).success).toBe(false);
+  });
+
+  it('takes WhatsApp message ids, percent-decoded, and nothing that could change a path', () => {
+    for (const id of ['true_15551234567@c.us_3EB0C0FFEE', 'false_120363041234567890@g.us_ABCD_15551234567@c.us', 'false_123456789012345@lid_AB']) {
+      expect(messageIdSchema.safeParse(id).success, id).toBe(true);
+    }
+    for (const id of ['15551234567@c.us_3EB0', 'true_a/b_c', 'true_a%2Fb', 'true_', `true_${'a'.repeat(260)}`]) {
+      expect(messageIdSchema.safeParse(id).success, id).toBe(false);
+    }
   });
 });

@@ -215,3 +215,83 @@ describe('REST app: send limits', () => {
     expect(response.status).toBe(400);
   });
 });
+
+describe('REST app: media', () => {
+  const json = { 'content-type': 'application/json' };
+  const connected = { alice: { record: record('alice', 'connected'), ownerHostId: 'h1' } };
+  /** A blob store in memory (a fake of our own port; the real ones have their own tests). */
+  function memoryBlobs() {
+    const puts = new Map<string, { bytes: Buffer; contentType: string; filename: string | undefined }>();
+    return {
+      puts,
+      blobs: {
+        put: async (blobKey: string, body: Uint8Array | NodeJS.ReadableStream, options: { contentType: string; filename?: string }) => {
+          const bytes = Buffer.from(body as Uint8Array);
+          puts.set(blobKey, { bytes, contentType: options.contentType, filename: options.filename });
+          return { key: blobKey, size: bytes.byteLength };
+        },
+        get: async () => null,
+        signedUrl: async (blobKey: string) => `https://blobs.example/${blobKey}?signed`,
+      },
+    };
+  }
+
+  it('puts media sent as data in the blob store and sends the command with its key, never the bytes', async () => {
+    const { blobs, puts } = memoryBlobs();
+    const { call, requests } = appWith({ media: { blobs, fetch: {} } }, connected);
+    const bytes = Buffer.from('not really a png');
+    await call('POST', '/api/messages/alice/send', {
+      body: JSON.stringify({ chatId: '15551234567', media: { data: bytes.toString('base64'), mimetype: 'image/png', filename: '../../cat.png' } }),
+      headers: json,
+    });
+    const [stored] = [...puts.entries()];
+    expect(stored?.[1]).toEqual({ bytes, contentType: 'image/png', filename: 'cat.png' });
+    expect(requests).toEqual([
+      expect.objectContaining({
+        command: expect.objectContaining({
+          type: 'send',
+          content: { kind: 'media', blobKey: stored?.[0], mimetype: 'image/png', filename: 'cat.png', caption: null, asVoice: false },
+        }),
+      }),
+    ]);
+    expect(JSON.stringify(requests)).not.toContain(bytes.toString('base64'));
+  });
+
+  it('refuses a media url on a loopback, metadata or private address unless allowed, before anything is sent', async () => {
+    const { blobs, puts } = memoryBlobs();
+    const { call, requests } = appWith({ media: { blobs, fetch: { allowPrivate: false } } }, connected);
+    for (const url of ['http://127.0.0.1/x.png', 'https://127.0.0.1/x.png', 'https://169.254.169.254/latest/meta-data', 'https://10.0.0.7/x.png', 'https://[::1]/x.png']) {
+      const response = await call('POST', '/api/messages/alice/send', {
+        body: JSON.stringify({ chatId: '15551234567', media: { url, mimetype: 'image/png' } }),
+        headers: json,
+      });
+      expect(response.status, url).toBe(400);
+      expect(await response.json()).toMatchObject({ error: { code: 'VALIDATION_FAILED', details: { fields: [{ path: 'media.url' }] } } });
+    }
+    expect(puts.size).toBe(0);
+    expect(requests).toHaveLength(0);
+  });
+
+  it('redirects a download to the blob store’s short-lived URL', async () => {
+    const { blobs } = memoryBlobs();
+    const { call } = appWith(
+      {
+        media: { blobs, fetch: {} },
+        bus: { request: async () => ({ blobKey: 'media/alice/abc', mimetype: 'image/png', filename: null, size: 3 }) as never },
+      },
+      connected,
+    );
+    const response = await call('GET', `/api/messages/alice/message/${encodeURIComponent('false_15551234567@c.us_AB12')}/media`);
+    expect(response.status).toBe(302);
+    expect(response.headers.get('location')).toBe('https://blobs.example/media/alice/abc?signed');
+  });
+
+  it('refuses message ids that are not WhatsApp ids', async () => {
+    const { call, requests } = appWith({}, connected);
+    for (const id of ['x', 'true_../../etc', 'true_a b_c', `true_${'a'.repeat(300)}`]) {
+      const response = await call('GET', `/api/messages/alice/message/${encodeURIComponent(id)}/media`);
+      expect(response.status, id).toBe(400);
+    }
+    expect(requests).toHaveLength(0);
+  });
+});
