@@ -286,6 +286,9 @@ function summary(frame) {
   if (frame.event === 'connection_update' && data) return data.status + (data.pairingCode ? ' (pairing code ' + data.pairingCode + ')' : '');
   if (frame.event === 'message' && data) return (data.from || '') + ': ' + (data.body || '(' + (data.type || 'message') + ')');
   if (frame.event === 'message_ack' && data) return (data.messageId || '') + ' → ' + data.ack;
+  if (frame.event === 'message_reaction' && data) return (data.sender && data.sender.id ? data.sender.id : '') + ' ' + (data.emoji || '(reaction removed)');
+  if (frame.event === 'message_edited' && data) return (data.messageId || '') + ' edited';
+  if (frame.event === 'message_revoked' && data) return (data.messageId || '') + ' deleted for everyone';
   if (frame.event === 'error' && data) return data.code + ': ' + data.message;
   return '';
 }
