@@ -204,7 +204,9 @@ describe('REST API end to end on the simulator', () => {
       { method: 'POST', route: '/api/messages/alice/send', body: [1, 2], status: 400, code: 'VALIDATION_FAILED' },
       { method: 'POST', route: '/api/messages/alice/send', rawBody: '{"chatId": ', headers: { 'content-type': 'application/json' }, status: 400, code: 'VALIDATION_FAILED' },
       { method: 'POST', route: '/api/messages/alice/send', rawBody: 'chatId=1&text=hi', headers: { 'content-type': 'application/x-www-form-urlencoded' }, status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
-      { method: 'POST', route: '/api/messages/alice/send', body: { chatId: bobPhone, text: 'y'.repeat(300_000) }, status: 413, code: 'PAYLOAD_TOO_LARGE' },
+      // The send route takes media inline: its limit is 6 MB (every other route's 256 KB).
+      { method: 'POST', route: '/api/messages/alice/send', body: { chatId: bobPhone, text: 'y'.repeat(6_300_000) }, status: 413, code: 'PAYLOAD_TOO_LARGE' },
+      { method: 'POST', route: '/api/sessions', body: { sessionId: 'y'.repeat(300_000) }, status: 413, code: 'PAYLOAD_TOO_LARGE' },
       { method: 'POST', route: '/api/sessions', body: { sessionId: '../etc' }, status: 400, code: 'VALIDATION_FAILED', field: 'sessionId' },
       { method: 'POST', route: '/api/sessions', body: { sessionId: 'a'.repeat(65) }, status: 400, code: 'VALIDATION_FAILED', field: 'sessionId' },
       { method: 'GET', route: '/api/sessions/..%2F..%2Fetc', status: 400, code: 'VALIDATION_FAILED', field: 'sessionId' },
