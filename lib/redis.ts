@@ -204,6 +204,9 @@ export function isRedisUnavailableError(error: unknown): boolean {
     /^(?:OOM|LOADING|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|NOAUTH|WRONGPASS|NOPERM) /.test(error.message) ||
     /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Command timed out/.test(
       error.message,
-    )
+    ) ||
+    // A Redis Cluster that is away, or whose slots are moving: none of its nodes answers, or not yet.
+    error.name === 'ClusterAllFailedError' ||
+    /Cluster isn't ready|None of startup nodes is available|Failed to refresh slots cache|Too many Cluster redirections/.test(error.message)
   );
 }

@@ -5,7 +5,7 @@
  *   - releases local sessions that another host has claimed meanwhile (after a long partition from Redis).
  *
  * One process per host id: before anything else a host takes the lease on its id (a random token, `SET NX PX`), and
- * every heartbeat renews it only while the token is still its own (host-heartbeat-3). A second process started under
+ * every heartbeat renews it only while the token is still its own (host-heartbeat-2). A second process started under
  * the same id is refused; a host restarted after a kill -9 waits for the lease of its dead self to lapse (at most
  * HOST_TTL_MS). A host that finds its lease taken while running (it was paused longer than HOST_TTL_MS and another
  * process started under its id) is told so (`onLeaseLost`) and must stop running its sessions.

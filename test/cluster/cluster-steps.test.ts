@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostInfo } from '../../contract/commands.js';
 import { redisKeys } from '../../contract/redis-keys.js';
-import { createRedis, getMany, runEach, whenRedisReady, type Redis } from '../../lib/redis.js';
+import { createRedis, getMany, isClusterUrl, isRedisUnavailableError, runEach, whenRedisReady, type Redis } from '../../lib/redis.js';
 import { claimSession, createSession, readSession, removeSession } from '../../lib/redis-scripts.js';
 import { SessionDirectory } from '../../lib/session-directory.js';
 import { ConnectionRegistry } from '../../lib/ws-connections.js';
@@ -39,6 +39,9 @@ async function beat(keys: ReturnType<typeof redisKeys>, hostId: string, sessions
 describe('steps across hash slots on a Redis Cluster', () => {
   it('is a Cluster client, and reads and writes keys of many slots in one call', async () => {
     expect(redis.isCluster).toBe(true);
+    expect(isClusterUrl(cluster().url)).toBe(true);
+    expect(isClusterUrl('rediss://user:secret@example.com:6379')).toBe(false);
+    expect(isClusterUrl('redis://127.0.0.1:6379?cluster=false')).toBe(false);
     const keys = redisKeys('steps-many');
     const ids = Array.from({ length: 20 }, (_, index) => `m${index}`);
     await runEach(redis, ids.map((id) => ['set', keys.session(id), id]));
@@ -99,6 +102,18 @@ describe('steps across hash slots on a Redis Cluster', () => {
     expect(placed.filter((hostId) => hostId === 'h2')).toHaveLength(3);
     expect(await directory.placeSession('webjs')).toBeNull();
     expect((await directory.liveHosts()).map((host) => host.hostId).sort()).toEqual(['h1', 'h2']);
+  });
+
+  it('fails fast, as unavailable, on a cluster none of whose nodes answers (the functions answer 503)', async () => {
+    const away = createRedis('redis://127.0.0.1:1?cluster=true', { name: 'test:away', queueWhileOffline: false, connectTimeoutMs: 300 });
+    away.on('error', () => undefined);
+    try {
+      await expect(whenRedisReady(away, 500)).rejects.toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
+      const error = await away.get('x').catch((caught: unknown) => caught);
+      expect(isRedisUnavailableError(error)).toBe(true);
+    } finally {
+      away.disconnect();
+    }
   });
 
   it('keeps the WebSocket registry in its one slot: register, subscribe, recipients, unsubscribe, remove', async () => {
