@@ -1,13 +1,35 @@
-/** The engine port contract, run against the simulator, on an in-memory simulated network (a fake of our own port). */
+/**
+ * The engine port contract, run against the simulator, on an in-memory simulated network (a fake of our own port).
+ * The peer of messaging beyond text is a second simulated session on the same network (its own phone), with media
+ * on the simulated servers (a LocalBlobStore); what it does reaches the session through the network, as events.
+ */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { Message } from '../../contract/api.js';
 import type { SimulatedMailItem } from '../../contract/commands.js';
+import { LocalBlobStore } from '../../lib/blob-store-local.js';
+import type { EngineSession } from '../../session-host/engines/engine.js';
 import type { SimulatedAccount, SimulatedNetwork } from '../../session-host/engines/simulator/simulated-network.js';
 import { createSimulatorEngine, isSimulatorSession } from '../../session-host/engines/simulator/simulator-engine.js';
 import { silentLogger } from '../support/redis.js';
-import { RecordingListener } from '../webjs/helpers.js';
-import { describeEngineContract, type EngineHarness } from './engine-contract.js';
+import { RecordingListener, waitFor } from '../webjs/helpers.js';
+import { describeEngineContract, type EngineHarness, type EnginePeer } from './engine-contract.js';
+
+/** The wire id in a message id of a one-to-one chat (`<fromMe>_<chat>_<wire id>`): both sides' ids end with it. */
+const wireIdOf = (messageId: string) => messageId.slice(messageId.lastIndexOf('_') + 1);
+
+/** The peer's own copy of a message the session knows by `messageId` (the two sides' ids differ but the wire id). */
+async function peerCopyOf(peer: EngineSession, messageId: string): Promise<Message> {
+  const wire = wireIdOf(messageId);
+  return waitFor(`the peer's copy of ${messageId}`, async () => {
+    for (const chat of await peer.listChats()) {
+      const found = (await peer.listMessages({ chatId: chat.id, limit: 500 })).find((message) => message.id.endsWith(`_${wire}`));
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }, 10_000);
+}
 
 class InMemoryNetwork implements SimulatedNetwork {
   readonly phones = new Map<string, string>();
@@ -79,10 +101,69 @@ describeEngineContract('simulator', async () => {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'sim-contract-'));
   const network = new InMemoryNetwork();
   const harnessOn = (): EngineHarness => {
-    const engine = createSimulatorEngine({ network, dataDir, autoScanMs: 0, qrRotateMs: 60_000, readAfterMs: 50, logger: silentLogger() });
+    // readAfterMs 0: chats are read only when marked read (the mark-read case counts on unread messages staying so).
+    const engine = createSimulatorEngine({
+      network,
+      dataDir,
+      autoScanMs: 0,
+      qrRotateMs: 60_000,
+      readAfterMs: 0,
+      mailboxSweepMs: 50,
+      blobs: new LocalBlobStore(path.join(dataDir, 'media')),
+      logger: silentLogger(),
+    });
     const listener = new RecordingListener();
     const session = engine.openSession({ sessionId: 'contract', listener });
     if (!isSimulatorSession(session)) throw new Error('not a simulator session');
+    const others: Array<() => Promise<void>> = [];
+    const peer = async (): Promise<EnginePeer> => {
+      const me = listener.statuses.findLast((update) => update.status === 'connected')?.me;
+      if (me === undefined || me === null) throw new Error('the session is not connected');
+      const peerListener = new RecordingListener();
+      const peerSession = engine.openSession({ sessionId: 'contract-peer', listener: peerListener });
+      if (!isSimulatorSession(peerSession)) throw new Error('not a simulator session');
+      others.push(async () => {
+        await peerSession.stop();
+      });
+      await peerSession.start();
+      await peerListener.waitForStatus((update) => update.status === 'qr', 10_000);
+      await peerSession.scan('4930555000');
+      await peerListener.waitForStatus((update) => update.status === 'connected', 10_000);
+      /** Where the peer writes: the chat it has with the session (by its number or LID), else the session's number. */
+      const peerChat = async () => {
+        const chats = (await peerSession.listChats()).map((chat) => chat.id);
+        return chats.find((id) => id === me.id || id === me.lid) ?? me.id;
+      };
+      return {
+        sendText: async (body, options = {}) => {
+          const quoted = options.replyTo === undefined ? null : await peerCopyOf(peerSession, options.replyTo);
+          await peerSession.send({
+            chatId: quoted?.chatId ?? (await peerChat()),
+            content: { kind: 'text', text: body },
+            ...(quoted === null ? {} : { replyTo: quoted.id }),
+          });
+        },
+        sendMedia: async ({ data, mimetype, filename, caption }) => {
+          await peerSession.send({
+            chatId: await peerChat(),
+            content: { kind: 'media', media: { data, mimetype, filename: filename ?? null, caption: caption ?? null, asVoice: false } },
+          });
+        },
+        react: async (messageId, emoji) => {
+          await peerSession.react?.({ messageId: (await peerCopyOf(peerSession, messageId)).id, emoji });
+        },
+        edit: async (messageId, body) => {
+          await peerSession.edit?.({ messageId: (await peerCopyOf(peerSession, messageId)).id, text: body });
+        },
+        revoke: async (messageId) => {
+          await peerSession.revoke?.({ messageId: (await peerCopyOf(peerSession, messageId)).id, everyone: true });
+        },
+        waitForRead: async (messageId) => {
+          const copy = await peerCopyOf(peerSession, messageId);
+          await peerListener.waitForAck((ack) => ack.messageId === copy.id && ack.ack === 'read', 10_000);
+        },
+      };
+    };
     return {
       listener,
       session,
@@ -95,8 +176,11 @@ describeEngineContract('simulator', async () => {
       },
       enterPairingCode: (code) => session.pair(code),
       unregisteredNumber: '15559990001',
+      sessionId: 'contract',
+      peer,
       reopen: harnessOn,
       cleanup: async () => {
+        for (const stop of others.splice(0)) await stop();
         await session.stop();
         await engine.close();
       },

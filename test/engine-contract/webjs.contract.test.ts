@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll } from 'vitest';
 import { createWebjsEngine } from '../../session-host/engines/webjs/webjs-engine.js';
 import { BUILD_SHAPES, StandinControl, writeStandinWebCache } from '../fixtures/whatsapp-web-standin/standin.js';
-import { chromiumOn, RecordingListener, testLogger } from '../webjs/helpers.js';
+import { chromiumOn, RecordingListener, testLogger, waitFor } from '../webjs/helpers.js';
 import { describeEngineContract, type EngineHarness } from './engine-contract.js';
 
 const cacheDir = mkdtempSync(path.join(tmpdir(), 'webjs-contract-cache-'));
@@ -46,6 +46,30 @@ for (const buildShape of BUILD_SHAPES) {
           await control().enterPairingCode(code, { pushName: 'Contract' });
         },
         unregisteredNumber: '15559990001',
+        sessionId: 'contract',
+        // The peer: someone WhatsApp knows by LID only; the stand-in plays their phone.
+        peer: async () => {
+          const from = '104857600054321@lid';
+          return {
+            sendText: async (body, options = {}) => {
+              await control().incoming({ from, body, ...(options.replyTo === undefined ? {} : { quotedMessageId: options.replyTo }) });
+            },
+            sendMedia: async ({ data, mimetype, filename, caption }) => {
+              await control().incoming({
+                from,
+                media: { data: data.toString('base64'), mimetype, ...(filename === undefined ? {} : { filename }), ...(caption === undefined ? {} : { caption }) },
+              });
+            },
+            react: (messageId, emoji) => control().react({ from, messageId, emoji }),
+            edit: (messageId, body) => control().edit({ messageId, body }),
+            revoke: (messageId) => control().revoke({ messageId }),
+            // WhatsApp Web's sendSeen sends the read receipts of what was unread in the chat.
+            waitForRead: async (messageId) => {
+              const chatId = messageId.split('_')[1];
+              await waitFor('the read receipt', async () => (await control().status()).seen.some((seen) => seen.chat === chatId));
+            },
+          };
+        },
         reopen: harnessOn,
         cleanup: async () => {
           await session.stop();
