@@ -28,10 +28,6 @@ export interface RedisKeys {
   eventOnce(sessionId: string, onceKey: string): string;
   /** Hash: one WebSocket connection (its filter, when it connected). */
   wsConnection(connectionId: string): string;
-  /** Set: connections that receive every session's events (no subscription). */
-  wsUnfiltered: string;
-  /** Set: connections subscribed to one session. */
-  wsSubscribers(sessionId: string): string;
   /** String: simulator phone number → session id. */
   simulatorPhone(phone: string): string;
   /** String: simulator LID (digits) → session id. */
@@ -113,8 +109,6 @@ export function redisKeys(prefix = 'wa'): RedisKeys {
     events: (id) => `${s(id)}:events`,
     eventOnce: (id, onceKey) => `${s(id)}:once:${onceKey}`,
     wsConnection: (connectionId) => `${prefix}:{ws}:conn:${connectionId}`,
-    wsUnfiltered: `${prefix}:{ws}:unfiltered`,
-    wsSubscribers: (id) => `${prefix}:{ws}:subscribers:${id}`,
     simulatorPhone: (phone) => `${prefix}:{sim}:phone:${phone}`,
     simulatorLid: (lid) => `${prefix}:{sim}:lid:${lid}`,
     simulatorAccount: (sessionId) => `${prefix}:{sim}:account:${sessionId}`,

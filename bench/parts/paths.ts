@@ -465,7 +465,7 @@ async function eventPath(context: PartContext, stack: BenchStack): Promise<Secti
   listen(floorClient);
   const connectionId = await waitFor(
     'the floor client in the registry',
-    async () => (await stack.client.smembers(stack.keys.wsSubscribers('bench-ev-floor')))[0],
+    async () => (await stack.client.zrange(stack.keys.wsFollowers('bench-ev-floor'), 0, -1))[0],
     10_000,
   );
   const poster = createConnectionPoster(offline.managementEndpoint);

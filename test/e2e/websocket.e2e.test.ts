@@ -222,13 +222,13 @@ describe('WebSocket events end to end', () => {
   it('removes a connection that is gone (no $disconnect) at its first failed post', async () => {
     const keys = redisKeys(stack.keyPrefix);
     const ghost = 'ghost-connection-id=';
-    await redis.multi().hset(keys.wsConnection(ghost), 'connectedAt', new Date().toISOString(), 's:ws-alice', '1').sadd(keys.wsSubscribers('ws-alice'), ghost).exec();
+    await redis.multi().hset(keys.wsConnection(ghost), 'connectedAt', new Date().toISOString(), 's:ws-alice', '1').zadd(keys.wsFollowers('ws-alice'), Date.now() + 3_600_000, ghost).exec();
     const healthy = await open(`apiKey=${stack.apiKey}&sessionId=ws-alice`);
     await inject(1, 'to-ghost');
     await healthy.waitFor((frame) => frame.event === 'message' && (frame.data as Message).body === 'to-ghost-1');
     await eventually('the ghost to be removed', async () => {
-      const [exists, member] = await Promise.all([redis.exists(keys.wsConnection(ghost)), redis.sismember(keys.wsSubscribers('ws-alice'), ghost)]);
-      return exists === 0 && member === 0 ? true : undefined;
+      const [exists, member] = await Promise.all([redis.exists(keys.wsConnection(ghost)), redis.zscore(keys.wsFollowers('ws-alice'), ghost)]);
+      return exists === 0 && member === null ? true : undefined;
     });
   });
 });

@@ -103,10 +103,10 @@ describe('events and client actions', () => {
 describe('Redis keys', () => {
   it('put every key under the prefix, and one session’s keys in one cluster slot', () => {
     const keys = redisKeys('p');
-    for (const key of [keys.sessions, keys.session('a'), keys.hostInbox('h'), keys.events('a'), keys.wsUnfiltered, keys.idempotency('s', 'k')]) {
+    for (const key of [keys.sessions, keys.session('a'), keys.hostInbox('h'), keys.events('a'), keys.wsAdminUnfiltered, keys.wsFollowers('a'), keys.sessionTenant('a'), keys.apiKeys, keys.keySessions('k'), keys.idempotency('s', 'k')]) {
       expect(key.startsWith('p:')).toBe(true);
     }
-    for (const key of [keys.session('a'), keys.sessionOwner('a'), keys.events('a'), keys.sendRate('a'), keys.sendLedger('a', 'k')]) {
+    for (const key of [keys.session('a'), keys.sessionOwner('a'), keys.events('a'), keys.sendRate('a'), keys.sendLedger('a', 'k'), keys.sessionTenant('a')]) {
       expect(key).toContain('{s:a}');
     }
   });
