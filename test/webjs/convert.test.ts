@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { ChromeNotFoundError, chromiumArgs, resolveChromePath } from '../../session-host/engines/webjs/chromium.js';
 import type WAWebJS from 'whatsapp-web.js';
-import { ackName, ackRank, toChat, toContact, toMessage, type KnownIdentity } from '../../session-host/engines/webjs/convert.js';
+import { ackName, ackRank, quotedMessageIdOf, toChat, toContact, toMessage, type KnownIdentity } from '../../session-host/engines/webjs/convert.js';
 import { classifyLaunchError } from '../../session-host/engines/webjs/webjs-engine.js';
 
 describe('webjs engine helpers', () => {
@@ -56,5 +56,49 @@ describe('webjs engine helpers', () => {
     expect(group).toMatchObject({ lid: null, phone: null });
     const lidOnly = toContact({ id: { _serialized: '9@lid' }, number: '9', pushname: 'nine', isGroup: false } as unknown as WAWebJS.Contact, lookup);
     expect(lidOnly).toMatchObject({ id: '9@lid', number: '', lid: '9@lid', phone: null, name: 'nine' });
+  });
+
+  it('media, locations and replies: metadata with the download URL, the caption as body, quoted ids rebuilt', () => {
+    const me = { id: '15550009999@c.us', pushName: 'Me', lid: '100000000000999@lid' };
+    const asMessage = (data: object) => data as unknown as WAWebJS.Message;
+    const base = { ack: 2, t: 1_700_000_000, timestamp: 1_700_000_000, from: '201000000000003@lid', to: me.id, fromMe: false };
+    const image = toMessage(
+      asMessage({
+        ...base,
+        id: { fromMe: false, remote: '201000000000003@lid', id: '3AIMG', _serialized: 'false_201000000000003@lid_3AIMG' },
+        type: 'image',
+        body: '/9j/thumbnail',
+        _data: { mimetype: 'image/jpeg', size: 1234, caption: 'cat', quotedStanzaID: '3EB0MINE', quotedParticipant: { _serialized: me.lid } },
+      }),
+      { sessionId: 's-1', me },
+    );
+    expect(image).toMatchObject({
+      type: 'image',
+      body: 'cat',
+      media: { mimetype: 'image/jpeg', filename: null, size: 1234, url: '/api/messages/s-1/message/false_201000000000003%40lid_3AIMG/media' },
+      quotedMessageId: 'true_201000000000003@lid_3EB0MINE',
+      location: null,
+    });
+    const place = toMessage(
+      asMessage({
+        ...base,
+        id: { fromMe: false, remote: '201000000000003@lid', id: '3ALOC', _serialized: 'false_201000000000003@lid_3ALOC' },
+        type: 'location',
+        body: '/9j/thumbnail',
+        location: { latitude: 1.5, longitude: -2.25, name: 'Here', address: undefined },
+        _data: {},
+      }),
+      { sessionId: 's-1', me },
+    );
+    expect(place).toMatchObject({ body: '', media: null, location: { latitude: 1.5, longitude: -2.25, name: 'Here', address: null } });
+    // Quoting someone else's message, in a group (the participant is part of the id), and in another chat.
+    expect(quotedMessageIdOf({ quotedStanzaID: 'X1', quotedParticipant: '15550100001@c.us' }, '15550100001@c.us', me)).toBe('false_15550100001@c.us_X1');
+    expect(quotedMessageIdOf({ quotedStanzaID: 'X2', quotedParticipant: '15550100001@c.us' }, '120363000000000001@g.us', me)).toBe(
+      'false_120363000000000001@g.us_X2_15550100001@c.us',
+    );
+    expect(quotedMessageIdOf({ quotedStanzaID: 'X3', quotedParticipant: me.id, quotedRemoteJid: '15550100002@c.us' }, '15550100001@c.us', me)).toBe(
+      'true_15550100002@c.us_X3',
+    );
+    expect(quotedMessageIdOf({}, '15550100001@c.us', me)).toBeNull();
   });
 });
