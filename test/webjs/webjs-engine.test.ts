@@ -253,6 +253,10 @@ describe('webjs engine: what the id shim fixes on a July-2026 build', () => {
     await expect(s.session.send({ chatId: ALICE, content: { kind: 'text', text: 'sent but lost' } })).rejects.toMatchObject({ code: 'SEND_OUTCOME_UNKNOWN' });
     await waitFor('the send on the wire', async () => (await control(s).status()).sent.length >= 1);
     expect((await control(s).status()).sent.map((m) => m.body)).toEqual(['sent but lost']);
+    // A reaction's keys cross exposeFunction as plain copies with only the minified field (whatsapp-web.js #201846):
+    // the engine reads them by value, so the event still names the message.
+    await control(s).react({ from: ALICE, messageId: `true_${ALICE}_SEED0002`, emoji: '👍' });
+    expect(await s.listener.waitForReaction((r) => r.emoji === '👍')).toMatchObject({ messageId: `true_${ALICE}_SEED0002`, chatId: ALICE });
   }, 60_000);
 });
 
