@@ -24,8 +24,10 @@ export interface RedisKeys {
   replies(callerId: string): string;
   /** Stream: the event log of one session (capped). */
   events(sessionId: string): string;
-  /** String with a TTL: an event with this key is in the session's log already (see append-event-once-2). */
+  /** String with a TTL: an event with this key is in the session's log already (see append-event-3). */
   eventOnce(sessionId: string, onceKey: string): string;
+  /** String with a TTL: the bytes (event JSON) the session's log holds, for its byte cap (append-event-3). */
+  eventBytes(sessionId: string): string;
   /** Hash: one WebSocket connection (its filter, when it connected). */
   wsConnection(connectionId: string): string;
   /** String: simulator phone number → session id. */
@@ -108,6 +110,7 @@ export function redisKeys(prefix = 'wa'): RedisKeys {
     replies: (callerId) => `${prefix}:replies:${callerId}`,
     events: (id) => `${s(id)}:events`,
     eventOnce: (id, onceKey) => `${s(id)}:once:${onceKey}`,
+    eventBytes: (id) => `${s(id)}:event-bytes`,
     wsConnection: (connectionId) => `${prefix}:{ws}:conn:${connectionId}`,
     simulatorPhone: (phone) => `${prefix}:{sim}:phone:${phone}`,
     simulatorLid: (lid) => `${prefix}:{sim}:lid:${lid}`,

@@ -18,7 +18,8 @@ export interface SessionHostConfig {
   idempotencyTtlSeconds: number;
   /** QR rotations nobody scans before a session gives up (`failed`, QR_TIMEOUT); a restart starts again. */
   qrMaxRotations: number;
-  events: { maxLength: number; retentionMs: number };
+  /** The event log's caps: entries, age, and bytes of events' JSON per session (EVENT_LOG_MAX_BYTES, default 16 MiB). */
+  events: { maxLength: number; retentionMs: number; maxBytes: number };
   wsManagementEndpoint: string;
   /**
    * The health endpoint (GET /health); 0 = none. HEALTH_HOST: where it listens. Its details (host id, engine,
@@ -57,6 +58,8 @@ export function readSessionHostConfig(env: Record<string, string | undefined> = 
     events: {
       maxLength: read.integer('EVENT_LOG_MAX_LENGTH', 10_000, { min: 10, max: 10_000_000 }),
       retentionMs: read.integer('EVENT_LOG_RETENTION_MS', 24 * 3_600_000, { min: 1_000, max: 30 * 24 * 3_600_000 }),
+      // The bytes (events' JSON) one session's log may hold: the oldest events go first (docs/api.md "Limits").
+      maxBytes: read.integer('EVENT_LOG_MAX_BYTES', 16 * 1024 * 1024, { min: 64 * 1024, max: 1024 * 1024 * 1024 }),
     },
     wsManagementEndpoint: read.url('WS_MANAGEMENT_ENDPOINT', 'http://127.0.0.1:3001', ['http:', 'https:']),
     health: {

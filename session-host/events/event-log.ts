@@ -1,21 +1,28 @@
 /**
- * The per-session event log: a Redis stream capped by length and by age. Appending gives each event its id (the
+ * The per-session event log: a Redis stream capped by length, by age and by bytes (the events' JSON, counted in
+ * `{s:<id>}:event-bytes`): each append trims the oldest entries while any cap is passed (append-event-3), so no client
+ * can grow one session's log past `maxBytes`, whatever the size of its events. Appending gives each event its id (the
  * stream entry id, increasing within the session); the log is what `resume` replays from.
  */
 import { eventBodySchema, type EventBody, type ServiceEvent } from '../../contract/events.js';
 import type { RedisKeys } from '../../contract/redis-keys.js';
 import type { Redis } from '../../lib/redis.js';
-import { appendEventOnceScript } from '../../lib/redis-scripts.js';
+import { RedisScript } from '../../lib/redis-scripts.js';
 import type { HostMetrics } from '../metrics.js';
 
 export interface EventLogOptions {
   maxLength: number;
   retentionMs: number;
+  /** Bytes (events' JSON) one session's log may hold (EVENT_LOG_MAX_BYTES); absent or 0: no byte cap. */
+  maxBytes?: number;
   /** Counts each event appended, by type (metrics.ts). */
   metrics?: Pick<HostMetrics, 'eventAppended'>;
 }
 
 export type EventListener = (event: ServiceEvent) => void;
+
+/** append-event-3: appends an event (once, with a once-key) and trims the log by length, age and bytes. (lib/lua/append-event-3.lua) */
+const appendEventScript = new RedisScript('append-event-3');
 
 export class EventLog {
   private readonly listeners = new Set<EventListener>();
@@ -37,27 +44,26 @@ export class EventLog {
    * incoming message announced twice, possibly by two processes): then null, and nothing is raised.
    */
   async append(body: EventBody, options: { onceKey?: string } = {}): Promise<ServiceEvent | null> {
-    const key = this.keys.events(body.sessionId);
-    const oldestKept = Date.now() - this.options.retentionMs;
-    if (options.onceKey !== undefined) {
-      const appended = await appendEventOnceScript.run(
-        this.redis,
-        [key, this.keys.eventOnce(body.sessionId, options.onceKey)],
-        [this.options.maxLength, oldestKept, JSON.stringify(body), Math.ceil(this.options.retentionMs / 1_000)],
-      );
-      if (typeof appended !== 'string') return null;
-      return this.raise({ id: appended, ...body });
+    const { sessionId } = body;
+    const once = options.onceKey !== undefined;
+    const appended = await appendEventScript.run(
+      this.redis,
+      [this.keys.events(sessionId), this.keys.eventBytes(sessionId), this.keys.eventOnce(sessionId, options.onceKey ?? '-')],
+      [
+        this.options.maxLength,
+        Date.now() - this.options.retentionMs,
+        JSON.stringify(body),
+        Math.ceil(this.options.retentionMs / 1_000),
+        this.options.maxBytes ?? 0,
+        once ? '1' : '0',
+        this.options.retentionMs + 3_600_000,
+      ],
+    );
+    if (typeof appended !== 'string') {
+      if (once) return null;
+      throw new Error('XADD answered no id');
     }
-    const replies = await this.redis
-      .multi()
-      .xadd(key, 'MAXLEN', '~', this.options.maxLength, '*', 'e', JSON.stringify(body))
-      .xtrim(key, 'MINID', '~', oldestKept)
-      .exec();
-    const id = replies?.[0]?.[1];
-    const error = replies?.[0]?.[0];
-    if (error) throw error;
-    if (typeof id !== 'string') throw new Error('XADD answered no id');
-    return this.raise({ id, ...body });
+    return this.raise({ id: appended, ...body });
   }
 
   private raise(event: ServiceEvent): ServiceEvent {
