@@ -9,7 +9,7 @@ import { CommandBus } from '../lib/command-bus.js';
 import { createConnectionPoster } from '../lib/connection-poster.js';
 import { ConfigError } from '../lib/env.js';
 import { createLogger } from '../lib/logger.js';
-import { createRedis, whenRedisReady, type Redis } from '../lib/redis.js';
+import { createRedis, redactRedisUrl, RedisAuthError, whenRedisReady, type Redis } from '../lib/redis.js';
 import { SessionDirectory } from '../lib/session-directory.js';
 import { ConnectionRegistry } from '../lib/ws-connections.js';
 import { createCommandHandler } from './command-handlers.js';
@@ -66,7 +66,14 @@ async function main(): Promise<void> {
     try {
       await whenRedisReady(redis, 5_000);
       break;
-    } catch {
+    } catch (error) {
+      // Wrong or missing credentials (WRONGPASS, NOAUTH): waiting cannot help; say so and stop (exit 4).
+      if (error instanceof RedisAuthError) {
+        hostLogger.fatal({ ...redisTarget, reason: error.reply.split(' ')[0] }, 'Redis refused our credentials (REDIS_URL); stopping');
+        process.stderr.write(`session-host: ${error.message} Redis: ${redactRedisUrl(config.redisUrl)}. Stopping.\n`);
+        for (const connection of connections) connection.disconnect();
+        process.exit(4);
+      }
       hostLogger.warn(redisTarget, 'Redis is not reachable yet; still trying');
     }
   }

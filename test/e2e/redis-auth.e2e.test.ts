@@ -1,7 +1,8 @@
 /**
  * Issue 15: the whole stack against a Redis that asks for an ACL user. With the URL's credentials a session is
  * created and reaches its QR on the simulator; without them the functions answer 503 SERVICE_UNAVAILABLE at once
- * and both sides say that Redis refused their credentials (never printing them).
+ * and both sides say that Redis refused their credentials (never printing them), and the session host exits (4)
+ * instead of waiting for ever.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ManagedProcess } from '../../scripts/support/processes.js';
@@ -65,8 +66,10 @@ describe('Redis with an ACL user, end to end', () => {
     expect(Date.now() - started).toBeLessThan(10_000);
     await eventually('the functions name Redis', async () => (offline.process.output().includes('Redis refused') ? true : undefined));
 
-    // The host never becomes ready: it says why (once, on stderr) and keeps waiting; the start fails naming Redis.
+    // The host does not wait for ever on credentials that cannot work: it says why (naming Redis, never the
+    // password) and exits 4 within seconds.
     const hostLines: string[] = [];
+    const hostStarted = Date.now();
     const host = startSessionHost({
       redisUrl: noCredentials,
       keyPrefix: 'auth',
@@ -74,12 +77,30 @@ describe('Redis with an ACL user, end to end', () => {
       hostId: 'host-no-auth',
       dataDir: data.path,
       wsManagementEndpoint: offline.managementEndpoint,
-      readyTimeoutMs: 6_000,
+      readyTimeoutMs: 30_000,
       relay: (line) => hostLines.push(line),
     });
-    await expect(host).rejects.toThrow(/could not reach Redis at redis:\/\/127\.0\.0\.1/);
+    await expect(host).rejects.toThrow(/exited \(4\)/);
+    expect(Date.now() - hostStarted).toBeLessThan(25_000);
     const hostOutput = hostLines.join('\n');
     expect(hostOutput).toContain("Redis refused this service's credentials (NOAUTH)");
+    expect(hostOutput).toMatch(/session-host: Redis refused .* Redis: redis:\/\/127\.0\.0\.1:\d+\. Stopping\./);
     for (const text of [offline.process.output(), hostOutput]) expect(text).not.toContain(password);
+
+    // A wrong password (WRONGPASS) stops it the same way.
+    const wrongLines: string[] = [];
+    const wrong = startSessionHost({
+      redisUrl: `redis://wa-service:not-the-password@127.0.0.1:${redis.port}`,
+      keyPrefix: 'auth',
+      engine: 'simulator',
+      hostId: 'host-wrong-auth',
+      dataDir: data.path,
+      wsManagementEndpoint: offline.managementEndpoint,
+      readyTimeoutMs: 30_000,
+      relay: (line) => wrongLines.push(line),
+    });
+    await expect(wrong).rejects.toThrow(/exited \(4\)/);
+    expect(wrongLines.join('\n')).toContain("Redis refused this service's credentials (WRONGPASS)");
+    expect(wrongLines.join('\n')).not.toContain('not-the-password');
   }, 90_000);
 });
