@@ -2,7 +2,7 @@
  * The browser supervisor's restart policy and launch handling (supervisor.ts), with a fake driver: no Chromium, a
  * temporary profile directory, small real delays and a fixed jitter so the schedule is exact.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
@@ -183,6 +183,38 @@ describe('the browser supervisor', () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(statuses).toEqual([]);
     expect(running.launch?.isCurrent()).toBe(true);
+  });
+
+  it('a relogin begun before a stop and a new start neither wipes the new run’s profile nor launches beside it', async () => {
+    let releaseFirst: () => void = () => undefined;
+    const { driver, clients } = fakeDriver({
+      destroy: async (client) => {
+        client.destroyed = true;
+        // The first client's teardown (the logged-out one) takes a while: long enough for a stop and a start.
+        if (client.id === 1) await new Promise<void>((resolve) => (releaseFirst = resolve));
+      },
+    });
+    const running = supervise(driver, { livenessIntervalMs: 60_000 });
+    running.start();
+    await waitFor('the first client', () => (clients.length === 1 ? true : undefined));
+    const first = running.launch;
+    if (first === null) throw new Error('no launch');
+    let wiped = 0;
+    running.retire(first);
+    running.relaunchOnFreshProfile(first, () => {
+      wiped += 1;
+    });
+    await running.stop();
+    running.start();
+    await waitFor('the new run’s client', () => (clients.length === 2 ? true : undefined));
+    const marker = path.join(dataDir, 'session-test', 'login-of-the-new-run');
+    mkdirSync(path.dirname(marker), { recursive: true });
+    writeFileSync(marker, 'logged in');
+    releaseFirst();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(existsSync(marker)).toBe(true);
+    expect(wiped).toBe(0);
+    expect(clients).toHaveLength(2);
   });
 
   it('stop() cancels a pending restart: no client after it', async () => {

@@ -146,6 +146,8 @@ export class Launch<C> {
 
 export class BrowserSupervisor<C> {
   private running = false;
+  /** Which run (start … stop) this is: a task begun in one run must not act in the next (its profile is the next's). */
+  private run = 0;
   private generation = 0;
   private currentLaunch: Launch<C> | null = null;
   private restartAttempts = 0;
@@ -175,6 +177,7 @@ export class BrowserSupervisor<C> {
   start(): boolean {
     if (this.running) return false;
     this.running = true;
+    this.run += 1;
     this.restartAttempts = 0;
     this.track(this.launchClient('start'));
     return true;
@@ -242,11 +245,14 @@ export class BrowserSupervisor<C> {
    * `onWiped` runs once the profile is empty, only if the launch follows.
    */
   relaunchOnFreshProfile(launch: Launch<C>, onWiped: () => void): void {
+    const run = this.run;
     this.track(
       (async () => {
         await this.teardown(launch);
-        if (!this.running) return;
+        // Stopped meanwhile, or stopped and started again: the profile belongs to that new run now, logged in or not.
+        if (!this.running || this.run !== run) return;
         await this.wipeProfile();
+        if (!this.running || this.run !== run) return;
         onWiped();
         this.restartAttempts = 0;
         await this.launchClient('relogin');
