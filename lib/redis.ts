@@ -123,12 +123,15 @@ export function createRedis(url: string, options: RedisConnectionOptions): Redis
     retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 6), 2_000),
   };
   const redis: Redis = isClusterUrl(url) ? createCluster(url, redisOptions, options) : new SingleRedis(url, redisOptions);
-  redis.on('error', (error: unknown) => {
+  const reportAuthProblem = (error: unknown) => {
     if (!isRedisAuthError(error) || authProblemReported) return;
     authProblemReported = true;
     const reply = error instanceof Error ? error.message : String(error);
     process.stderr.write(`${new RedisAuthError(reply).message} Redis: ${redactRedisUrl(url)}\n`);
-  });
+  };
+  redis.on('error', reportAuthProblem);
+  // A Cluster tells a node's refusal as a `node error` (its own `error` is only "none of the nodes answers").
+  if (redis.isCluster) redis.on('node error', reportAuthProblem);
   return redis;
 }
 
@@ -186,9 +189,12 @@ export async function whenRedisReady(redis: Redis, timeoutMs: number): Promise<v
       clearTimeout(timer);
       redis.off('ready', onReady);
       redis.off('error', onError);
+      redis.off('node error', onError);
     };
     redis.on('ready', onReady);
     redis.on('error', onError);
+    // A Cluster's nodes refuse credentials one by one (`node error`).
+    if (redis.isCluster) redis.on('node error', onError);
   });
 }
 

@@ -107,7 +107,9 @@ export interface LocalRedisCluster {
  * with `redis-cli --cluster create` (16384 slots over three masters), and waits for `cluster_state:ok` on every node.
  * Each process is stopped by its PID, and the temporary directory removed, by `stop` (also on a failed start).
  */
-export async function startRedisCluster(): Promise<LocalRedisCluster> {
+export async function startRedisCluster(options: { password?: string } = {}): Promise<LocalRedisCluster> {
+  const auth = options.password === undefined ? [] : ['--requirepass', options.password, '--masterauth', options.password];
+  const cliAuth = options.password === undefined ? [] : ['--no-auth-warning', '-a', options.password];
   const directory = temporaryDirectory('wa-redis-cluster');
   chmodSync(directory.path, 0o700);
   const processes: ManagedProcess[] = [];
@@ -135,7 +137,7 @@ export async function startRedisCluster(): Promise<LocalRedisCluster> {
           args: [
             '--port', String(port), '--cluster-port', String(busPorts[index]), '--cluster-enabled', 'yes',
             '--cluster-config-file', path.join(directory.path, `nodes-${port}.conf`), '--cluster-node-timeout', '5000',
-            '--dir', directory.path, '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1',
+            '--dir', directory.path, '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1', ...auth,
           ],
         }),
       );
@@ -143,19 +145,22 @@ export async function startRedisCluster(): Promise<LocalRedisCluster> {
     for (const [index, port] of ports.entries()) {
       await waitFor(`redis-server (cluster) on port ${port}`, async () => {
         abortIfExited(processes[index]!, `before it answered on port ${port}`);
-        return (await cli(port, ['PING'])).trim() === 'PONG' ? true : undefined;
+        return (await cli(port, [...cliAuth, 'PING'])).trim() === 'PONG' ? true : undefined;
       }, 10_000);
     }
-    const create = await run('redis-cli', ['--cluster', 'create', ...ports.map((port) => `127.0.0.1:${port}`), '--cluster-replicas', '0', '--cluster-yes']);
+    const create = await run('redis-cli', [...cliAuth, '--cluster', 'create', ...ports.map((port) => `127.0.0.1:${port}`), '--cluster-replicas', '0', '--cluster-yes']);
     if (create.code !== 0) throw new Error(`redis-cli --cluster create failed:\n${create.output}`);
     for (const port of ports) {
-      await waitFor(`cluster_state:ok on port ${port}`, async () => ((await cli(port, ['CLUSTER', 'INFO'])).includes('cluster_state:ok') ? true : undefined), 20_000);
+      await waitFor(`cluster_state:ok on port ${port}`, async () => ((await cli(port, [...cliAuth, 'CLUSTER', 'INFO'])).includes('cluster_state:ok') ? true : undefined), 20_000);
     }
     return {
-      url: `redis://127.0.0.1:${ports[0]}?cluster=true`,
+      url: `redis://${options.password === undefined ? '' : `:${encodeURIComponent(options.password)}@`}127.0.0.1:${ports[0]}?cluster=true`,
       ports,
       client: () => {
-        const client = new Cluster(ports.map((port) => ({ host: '127.0.0.1', port })));
+        const client = new Cluster(
+          ports.map((port) => ({ host: '127.0.0.1', port })),
+          options.password === undefined ? {} : { redisOptions: { password: options.password } },
+        );
         clients.push(client);
         return client;
       },
@@ -168,10 +173,10 @@ export async function startRedisCluster(): Promise<LocalRedisCluster> {
 }
 
 /** The cluster of the test file, started before its tests and stopped after them. */
-export function useRedisCluster(): () => LocalRedisCluster {
+export function useRedisCluster(options: { password?: string } = {}): () => LocalRedisCluster {
   let cluster: LocalRedisCluster | undefined;
   beforeAll(async () => {
-    cluster = await startRedisCluster();
+    cluster = await startRedisCluster(options);
   });
   afterAll(async () => {
     await cluster?.stop();
