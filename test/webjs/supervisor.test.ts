@@ -211,7 +211,7 @@ describe('the browser supervisor', () => {
     mkdirSync(path.dirname(marker), { recursive: true });
     writeFileSync(marker, 'logged in');
     releaseFirst();
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await waitFor('the relogin to stand down', () => logs.some((line) => String(line.msg).startsWith('the session stopped before its relogin')) || undefined);
     expect(existsSync(marker)).toBe(true);
     expect(wiped).toBe(0);
     expect(clients).toHaveLength(2);

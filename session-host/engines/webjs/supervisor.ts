@@ -250,9 +250,12 @@ export class BrowserSupervisor<C> {
       (async () => {
         await this.teardown(launch);
         // Stopped meanwhile, or stopped and started again: the profile belongs to that new run now, logged in or not.
-        if (!this.running || this.run !== run) return;
-        await this.wipeProfile();
-        if (!this.running || this.run !== run) return;
+        const superseded = () => !this.running || this.run !== run;
+        if (!superseded()) await this.wipeProfile();
+        if (superseded()) {
+          this.log.info('the session stopped before its relogin: the profile and the next run are left alone');
+          return;
+        }
         onWiped();
         this.restartAttempts = 0;
         await this.launchClient('relogin');
