@@ -4,7 +4,8 @@
  * with the seconds until the oldest send leaves the window.
  */
 import { randomUUID } from 'node:crypto';
-import { ServiceError } from '../../contract/errors.js';
+import { ServiceError, SessionNotFoundError } from '../../contract/errors.js';
+import { currentPrincipal, tenantOf } from '../../lib/api-keys.js';
 import type { RedisKeys } from '../../contract/redis-keys.js';
 import type { Redis } from '../../lib/redis.js';
 import { RedisScript } from '../../lib/redis-scripts.js';
@@ -25,6 +26,9 @@ export class RedisSendRateLimiter implements SendRateLimiter {
   ) {}
 
   async take(sessionId: string): Promise<void> {
+    // A tenant key never counts against (nor learns of) another tenant's session: SESSION_NOT_FOUND before anything.
+    const tenant = tenantOf(currentPrincipal());
+    if (tenant !== null && (await this.redis.get(this.keys.sessionTenant(sessionId))) !== tenant) throw new SessionNotFoundError(sessionId);
     if (this.limit.max === 0) return;
     const waitMs = await slidingWindowScript.run(
       this.redis,

@@ -16,7 +16,7 @@ import { apiClient, eventually, type ApiClient } from '../support/http-client.js
 import { startTestStack, type TestStack } from '../support/local-stack.js';
 import { connectWebSocket, HandshakeRefused, type ReceivedFrame, type TestWebSocket } from '../support/ws-client.js';
 
-const caps = { sessionsPerKey: 3, subscriptions: 3, idempotencyRecords: 4, keyRate: 100, failedKeys: 5, failedWindowMs: 4_000 };
+const caps = { sessionsPerKey: 3, subscriptions: 3, idempotencyRecords: 4, keyRate: 80, failedKeys: 5, failedWindowMs: 4_000 };
 
 let stack: TestStack;
 let redis: Redis;
@@ -151,6 +151,8 @@ describe('keys and tenants', () => {
       expect(answer.status, `${method} ${path}`).toBe(404);
       expect(answer.body.error.code, `${method} ${path}`).toBe('SESSION_NOT_FOUND');
     }
+    // B's refused send did not count against A's session's send rate.
+    expect(await redis.zcard(keys().sendRate('ta-1'))).toBe(0);
     // Still there and still connected: B touched nothing.
     const still = await tenantA.api.request<{ session: Session }>('GET', '/api/sessions/ta-1');
     expect(still.body.session.status).toBe('connected');
@@ -320,6 +322,7 @@ describe('keys and tenants', () => {
 
   it('rate-limits every route per key (429 with retry-after)', async () => {
     const tenantE = await makeKey('tenant-e', 'tenant');
+    const started = Date.now();
     const statuses: number[] = [];
     let retryAfter: string | null = null;
     for (let batch = 0; batch * 25 < caps.keyRate + 10; batch += 1) {
@@ -329,15 +332,17 @@ describe('keys and tenants', () => {
         if (answer.status === 429) retryAfter = answer.headers.get('retry-after');
       }
     }
-    // A sliding window: the first `cap` pass, then 429 until the oldest leave the window.
-    expect(statuses.slice(0, caps.keyRate).every((status) => status === 200)).toBe(true);
+    // A sliding window of a minute: within it, exactly `cap` pass (more only once the oldest have left it).
+    const passed = statuses.filter((status) => status === 200).length;
+    if (Date.now() - started < 55_000) expect(passed).toBe(caps.keyRate);
+    else expect(passed).toBeGreaterThanOrEqual(caps.keyRate);
     expect(statuses.filter((status) => status === 429).length).toBeGreaterThan(0);
     expect(Number(retryAfter)).toBeGreaterThan(0);
     expect(await redis.zcard(keys().keyRate(tenantE.key.id))).toBeLessThanOrEqual(caps.keyRate);
     expect(await redis.pttl(keys().keyRate(tenantE.key.id))).toBeGreaterThan(0);
     // Other keys are not slowed by it.
     expect((await tenantA.api.request('GET', '/api/sessions')).status).toBe(200);
-  });
+  }, 180_000);
 
   it('stops a revoked key at once, on REST and WebSocket; its sessions stay for administrators', async () => {
     expect((await tenantB.api.request('GET', '/api/sessions')).status).toBe(200);
