@@ -129,8 +129,9 @@ describe('command bus', () => {
       await new Promise((resolve) => setTimeout(resolve, count === 1 ? 100 : 10));
       return {
         messages: Array.from({ length: count }, (_, index) => ({
-          id: `m${index}`, chatId: '1@c.us', from: '1@c.us', to: '2@c.us', fromMe: false, type: 'chat', body: 'x', timestamp: at, ack: 'delivered', sender: { id: '1@c.us', lid: null, phone: '1' },
+          id: `m${index}`, chatId: '1@c.us', from: '1@c.us', to: '2@c.us', fromMe: false, type: 'chat', body: 'x', timestamp: at, ack: 'delivered', sender: { id: '1@c.us', lid: null, phone: '1' }, quotedMessageId: null, media: null, location: null,
         })),
+        nextBefore: null,
       };
     });
     const [first, second] = await Promise.all([
@@ -168,7 +169,7 @@ describe('command bus', () => {
       await new Promise((resolve) => setTimeout(resolve, 5));
       running.delete(envelope.sessionId);
       if (envelope.command.type === 'messages') finished.push(envelope.command.limit);
-      return { messages: [] };
+      return { messages: [], nextBefore: null };
     });
     await Promise.all(
       Array.from({ length: 20 }, (_, index) =>
