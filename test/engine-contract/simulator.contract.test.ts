@@ -80,9 +80,14 @@ class InMemoryNetwork implements SimulatedNetwork {
   async peek(sessionId: string, count: number) {
     return (this.mailboxes.get(sessionId) ?? []).slice(0, count);
   }
-  async done(sessionId: string, count: number, keys: string[]) {
+  async done(sessionId: string, items: readonly SimulatedMailItem[], keys: string[]) {
     for (const key of keys) this.delivered.add(`${sessionId}|${key}`);
-    this.mailboxes.set(sessionId, (this.mailboxes.get(sessionId) ?? []).slice(count));
+    const mailbox = [...(this.mailboxes.get(sessionId) ?? [])];
+    for (const item of items) {
+      if (mailbox[0] !== item) break;
+      mailbox.shift();
+    }
+    this.mailboxes.set(sessionId, mailbox);
   }
   async wereDelivered(sessionId: string, keys: string[]) {
     return keys.map((key) => this.delivered.has(`${sessionId}|${key}`));

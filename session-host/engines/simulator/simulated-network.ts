@@ -41,10 +41,10 @@ export interface SimulatedNetwork {
    * itself), nudges the host that runs it.
    */
   post(sessionId: string, item: SimulatedMailItem, options?: { nudge: boolean }): Promise<void>;
-  /** The first `count` items of the session's mailbox, oldest first, with the raw form `done` takes back. */
+  /** The first `count` items of the session's mailbox, oldest first (`done` takes these same objects back). */
   peek(sessionId: string, count: number): Promise<SimulatedMailItem[]>;
   /** Drops the first `count` items (delivered), marking their keys delivered so a repeat is never shown twice. */
-  done(sessionId: string, count: number, deliveredKeys: string[]): Promise<void>;
+  done(sessionId: string, items: readonly SimulatedMailItem[], deliveredKeys: string[]): Promise<void>;
   /** Which items (by their keys) were delivered already: a host died after delivering them and before `done`. */
   wereDelivered(sessionId: string, itemKeys: string[]): Promise<boolean[]>;
   /** Sessions whose mailbox has something. */
@@ -62,6 +62,9 @@ const nudgeTtlMs = 10_000;
 
 
 export class RedisSimulatedNetwork implements SimulatedNetwork {
+  /** Each peeked item's stored form: `done` drops exactly those from the mailbox's head, nothing else. */
+  private readonly rawOf = new WeakMap<SimulatedMailItem, string>();
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
@@ -132,13 +135,18 @@ export class RedisSimulatedNetwork implements SimulatedNetwork {
 
   async peek(sessionId: string, count: number): Promise<SimulatedMailItem[]> {
     const raws = await this.redis.lrange(this.keys.simulatorMailbox(sessionId), 0, count - 1);
-    return raws.map(parseItem);
+    return raws.map((raw) => {
+      const item = parseItem(raw);
+      this.rawOf.set(item, raw);
+      return item;
+    });
   }
 
-  async done(sessionId: string, count: number, deliveredKeys: string[]): Promise<void> {
+  async done(sessionId: string, items: readonly SimulatedMailItem[], deliveredKeys: string[]): Promise<void> {
+    const raws = items.map((item) => this.rawOf.get(item)).filter((raw): raw is string => raw !== undefined);
     const pipeline = this.redis.multi();
     for (const itemKey of deliveredKeys) pipeline.set(this.keys.simulatorDelivered(sessionId, itemKey), '1', 'EX', deliveredTtlSeconds);
-    pipeline.eval(mailboxDoneScript.lua, 2, this.keys.simulatorMailbox(sessionId), this.keys.simulatorPending, count, sessionId);
+    pipeline.eval(mailboxDoneScript.lua, 2, this.keys.simulatorMailbox(sessionId), this.keys.simulatorPending, sessionId, ...raws);
     await pipeline.exec();
   }
 

@@ -543,7 +543,7 @@ class SimulatedSession implements EngineSession, SimulatorControls {
       }
       await this.listener.flushed?.();
       await Promise.all(acks);
-      await network.done(this.sessionId, items.length, keys);
+      await network.done(this.sessionId, items, keys);
     }
   }
 
