@@ -89,6 +89,8 @@ export interface RedisKeys {
   wsTenantUnfiltered(keyId: string): string;
   /** Sorted set: connections that follow one session (`<connection id>` or `<connection id>|<key id>` → expiry ms). */
   wsFollowers(sessionId: string): string;
+  /** Sorted set: the connections opened with one stored key (connection id → expiry ms), dropped when it is revoked. */
+  wsByKey(keyId: string): string;
 }
 
 export function redisKeys(prefix = 'wa'): RedisKeys {
@@ -143,5 +145,6 @@ export function redisKeys(prefix = 'wa'): RedisKeys {
     wsAdminUnfiltered: `${prefix}:{ws}:all`,
     wsTenantUnfiltered: (keyId) => `${prefix}:{ws}:all:${keyId}`,
     wsFollowers: (id) => `${prefix}:{ws}:followers:${id}`,
+    wsByKey: (keyId) => `${prefix}:{ws}:key:${keyId}`,
   };
 }

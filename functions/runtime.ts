@@ -155,6 +155,7 @@ function buildRuntime({ config, logger, ssmKeys }: ColdStart): FunctionsRuntime 
     return whenRedisReady(redis, connectedOnce ? redisWaitMs : firstConnectionWaitMs);
   };
   const directory = new SessionDirectory(redis, keys);
+  const connections = new ConnectionRegistry(redis, keys, { maxSubscriptions: config.limits.subscriptionsPerConnection });
   const api: ApiDependencies = {
     config,
     logger,
@@ -176,6 +177,7 @@ function buildRuntime({ config, logger, ssmKeys }: ColdStart): FunctionsRuntime 
     apiKeys: new ApiKeyStore(redis, keys, { maxKeys: config.limits.apiKeys }),
     tenants: new SessionTenants(redis, keys),
     requestLimiter: new RedisRequestLimiter(redis, keys, config.limits),
+    connections,
     webhooks: new WebhookStore(redis, keys, { allowPrivate: config.webhookAllowPrivate }),
   };
   return {
@@ -185,7 +187,7 @@ function buildRuntime({ config, logger, ssmKeys }: ColdStart): FunctionsRuntime 
     redis,
     bus,
     directory,
-    connections: new ConnectionRegistry(redis, keys, { maxSubscriptions: config.limits.subscriptionsPerConnection }),
+    connections,
     poster: createConnectionPoster(config.wsManagementEndpoint),
     api,
     ready: api.ready,

@@ -34,10 +34,13 @@ export interface ConnectionOptions {
   batch?: boolean;
   /** The tenant key the connection presented (null or absent: an administrator's key). */
   tenant?: string | null;
+  /** The stored key it presented (`POST /api/keys`), so that revoking the key drops the connection; absent: a configured key. */
+  keyId?: string;
 }
 
 interface ConnectionState {
   tenant: string | null;
+  keyId: string | null;
   expiresAt: number;
   subscriptions: string[];
 }
@@ -56,8 +59,10 @@ export class ConnectionRegistry {
     const fields: Record<string, string> = { connectedAt: new Date().toISOString(), expiresAt: String(expiresAt) };
     if (options.batch === true) fields.batch = '1';
     if (tenant !== null) fields.tenant = tenant;
+    if (options.keyId !== undefined) fields.key = options.keyId;
     const multi = this.redis.multi().hset(key, fields).pexpireat(key, expiresAt);
     if (sessionId === null) this.addTo(multi, this.unfilteredSet(tenant), connectionId, expiresAt);
+    if (options.keyId !== undefined) this.addTo(multi, this.keys.wsByKey(options.keyId), connectionId, expiresAt);
     await multi.exec();
     if (sessionId !== null) await this.subscribe(connectionId, sessionId);
   }
@@ -133,9 +138,18 @@ export class ConnectionRegistry {
     const multi = this.redis.multi().del(this.keys.wsConnection(connectionId)).zrem(this.keys.wsAdminUnfiltered, connectionId);
     if (state !== null) {
       if (state.tenant !== null) multi.zrem(this.keys.wsTenantUnfiltered(state.tenant), connectionId);
+      if (state.keyId !== null) multi.zrem(this.keys.wsByKey(state.keyId), connectionId);
       for (const sessionId of state.subscriptions) multi.zrem(this.keys.wsFollowers(sessionId), memberOf(connectionId, state.tenant));
     }
     await multi.exec();
+  }
+
+  /** Forgets every connection opened with a stored key (it was revoked): they receive nothing more. Answers how many. */
+  async removeAllOf(keyId: string): Promise<number> {
+    const connectionIds = await this.redis.zrange(this.keys.wsByKey(keyId), 0, -1);
+    for (const connectionId of connectionIds) await this.remove(connectionId);
+    await this.redis.del(this.keys.wsByKey(keyId));
+    return connectionIds.length;
   }
 
   /** Whether the connection asked for its events in `batch` frames (false when it is not registered). */
@@ -172,6 +186,7 @@ export class ConnectionRegistry {
     const expiresAt = Number(fields.expiresAt);
     return {
       tenant: fields.tenant ?? null,
+      keyId: fields.key ?? null,
       // A record of an earlier version has no expiresAt: it expires two hours after it connected at most.
       expiresAt: Number.isFinite(expiresAt) && expiresAt > 0 ? expiresAt : this.now() + connectionTtlSeconds * 1_000,
       subscriptions: Object.keys(fields)

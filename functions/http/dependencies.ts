@@ -3,6 +3,7 @@ import { CommandNotRouted, type CommandBus } from '../../lib/command-bus.js';
 import type { Logger } from '../../lib/logger.js';
 import { parseRecord, type SessionDirectory, type SessionEntry } from '../../lib/session-directory.js';
 import type { WebhookStore } from '../../lib/webhook-store.js';
+import type { ConnectionRegistry } from '../../lib/ws-connections.js';
 import { ServiceError, SessionNotConnectedError, SessionNotFoundError } from '../../contract/errors.js';
 import { publicSession, type CommandOf, type CommandResult, type CommandType } from '../../contract/commands.js';
 import type { Session } from '../../contract/api.js';
@@ -34,6 +35,8 @@ export interface ApiDependencies {
   tenants?: Pick<SessionTenants, 'ownerOf' | 'visibleTo' | 'reserve' | 'claim' | 'settle' | 'forget' | 'page'>;
   /** Per-key request rates and wrong keys per address (optional: no such limit then). */
   requestLimiter?: RequestLimiter;
+  /** The WebSocket registry: a revoked key's connections are dropped (optional: fakes may leave it out). */
+  connections?: Pick<ConnectionRegistry, 'removeAllOf'>;
   /** Media to send and to download (optional so that fakes may leave it out: media routes then answer 500). */
   media?: MediaDependencies;
 }

@@ -87,7 +87,11 @@ async function handle(event: ConnectEvent): Promise<WebSocketResult> {
       return { statusCode: 404, body: JSON.stringify({ error: { code: 'SESSION_NOT_FOUND', message: `No session named '${sessionId}'.` } }) };
     }
     // `?batch=1`: events in `batch` frames (docs/api.md, "Batching").
-    await connections.register(connectionId, sessionId, { batch: query.batch === '1' || query.batch === 'true', tenant });
+    await connections.register(connectionId, sessionId, {
+      batch: query.batch === '1' || query.batch === 'true',
+      tenant,
+      ...(principal.keyId.startsWith('key_') ? { keyId: principal.keyId } : {}),
+    });
   } catch (error) {
     log.error({ err: error }, 'could not register a connection');
     return { statusCode: 503, body: JSON.stringify({ error: { code: 'SERVICE_UNAVAILABLE', message: 'Retry shortly.' } }) };

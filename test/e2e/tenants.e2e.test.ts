@@ -25,6 +25,9 @@ const sockets: TestWebSocket[] = [];
 let admin: ApiClient;
 let tenantA: { key: Key; secret: string; api: ApiClient };
 let tenantB: { key: Key; secret: string; api: ApiClient };
+/** B's and the administrator's unfiltered connections, kept open for the revocation test. */
+let liveB: TestWebSocket;
+let liveAdmin: TestWebSocket;
 
 beforeAll(async () => {
   stack = await startTestStack({
@@ -187,6 +190,8 @@ describe('keys and tenants', () => {
     const socketA = await open(tenantA.secret);
     const socketB = await open(tenantB.secret);
     const socketAdmin = await open(stack.apiKey);
+    liveB = socketB;
+    liveAdmin = socketAdmin;
     for (const [api, sessionId, text] of [
       [tenantA.api, 'ta-1', 'for-a-only'],
       [tenantB.api, 'tb-1', 'for-b-only'],
@@ -352,6 +357,12 @@ describe('keys and tenants', () => {
     const after = await tenantB.api.request<{ error: { code: string } }>('GET', '/api/sessions');
     expect(after.status).toBe(401);
     expect(await refusal(tenantB.secret)).toBe(401);
+    // Its open connection receives nothing more: the administrator's gets the next event of B's session, B's not.
+    expect((await admin.request('POST', '/api/simulator/sessions/tb-1/incoming', { body: { from: '15550200079', text: 'after-revoke' } })).status).toBe(202);
+    await liveAdmin.waitFor((frame) => (frame.data as { body?: string } | undefined)?.body === 'after-revoke');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(JSON.stringify(liveB.frames)).not.toContain('after-revoke');
+    expect(await redis.exists(keys().wsByKey(tenantB.key.id))).toBe(0);
     expect((await admin.request('GET', '/api/sessions/tb-1')).status).toBe(200);
     expect((await admin.request<{ keys: Key[] }>('GET', '/api/keys')).body.keys.map((key) => key.id)).not.toContain(tenantB.key.id);
   });

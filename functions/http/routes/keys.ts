@@ -24,7 +24,9 @@ export function keyRoutes(deps: ApiDependencies) {
     .openapi(apiRoutes.listKeys, async (c) => c.json({ keys: await store().list() }, 200))
     .openapi(apiRoutes.revokeKey, async (c) => {
       const key = await store().revoke(c.req.valid('param').keyId);
-      c.get('logger').info({ keyId: key.id }, 'API key revoked');
+      // Its WebSocket connections receive nothing more, from now on.
+      const dropped = (await deps.connections?.removeAllOf(key.id)) ?? 0;
+      c.get('logger').info({ keyId: key.id, connections: dropped }, 'API key revoked');
       return c.json({ key }, 200);
     });
 }
