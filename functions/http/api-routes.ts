@@ -63,6 +63,28 @@ const messageParams = z.object({
   }),
 });
 const emptyResult = z.object({}).meta({ description: 'Nothing to say: `{}`.' });
+
+/** What the docs page offers to try for a send (one content field each). */
+const sendExamples = {
+  text: { summary: 'A text', value: { chatId: '15551234567', text: 'Hello from the gateway' } },
+  imageByData: {
+    summary: 'An image, inline (base64)',
+    value: {
+      chatId: '15551234567',
+      media: {
+        data: 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==',
+        mimetype: 'image/png',
+        caption: 'one pixel',
+      },
+    },
+  },
+  documentByUrl: {
+    summary: 'A document the service fetches',
+    value: { chatId: '15551234567', media: { url: 'https://example.com/report.pdf', mimetype: 'application/pdf', filename: 'report.pdf' } },
+  },
+  location: { summary: 'A location', value: { chatId: '15551234567', location: { latitude: 52.5163, longitude: 13.3777, name: 'Brandenburg Gate' } } },
+  reply: { summary: 'A reply quoting a message', value: { chatId: '15551234567', text: 'Yes!', replyTo: 'false_15551234567@c.us_3EB0C0FFEE' } },
+};
 const idempotencyHeaders = z.object({
   'idempotency-key': z
     .string()
@@ -430,7 +452,11 @@ export const apiRoutes = {
     request: {
       params: sessionParams,
       headers: idempotencyHeaders,
-      body: { ...jsonBody(sendMessageBodySchema, true), 'x-max-body-bytes': maxSendBodyBytes },
+      body: {
+        required: true,
+        content: { 'application/json': { schema: sendMessageBodySchema, examples: sendExamples } },
+        'x-max-body-bytes': maxSendBodyBytes,
+      },
     },
     responses: {
       201: json('Sent (`ack` is `sent`; later acks come as `message_ack` events).', z.object({ message: messageSchema })),

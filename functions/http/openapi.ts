@@ -32,8 +32,9 @@ it can answer under their status. A known path with another method answers 405 \
 **WebSocket API.** Connect to the WebSocket endpoint (locally \`ws://127.0.0.1:3001\`) with \`?apiKey=KEY\` (or the
 \`x-api-key\` header), optionally \`&sessionId=alice\`. The frames are schemas of this document: what a client
 sends is \`WsClientAction\` (\`subscribe\`, \`unsubscribe\`, \`resume\`, \`ping\`); what the service sends is
-\`WsServerFrame\`: the events (\`ConnectionUpdateEvent\`, \`MessageEvent\`, \`MessageAckEvent\`, each with an \`id\`
-that increases per session, for \`resume\`) and the answers to actions (\`PongFrame\`, \`SubscribedFrame\`,
+\`WsServerFrame\`: the events (\`ConnectionUpdateEvent\`, \`MessageEvent\`, \`MessageAckEvent\`,
+\`MessageReactionEvent\`, \`MessageEditedEvent\`, \`MessageRevokedEvent\`, each with an \`id\` that increases per
+session, for \`resume\`; media is never in a frame, only its metadata and download URL) and the answers to actions (\`PongFrame\`, \`SubscribedFrame\`,
 \`UnsubscribedFrame\`, \`ResumedFrame\`, \`ErrorFrame\`).
 `.trim();
 

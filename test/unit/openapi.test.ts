@@ -5,6 +5,7 @@
 import { gunzipSync } from 'node:zlib';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { describe, expect, it } from 'vitest';
+import { sendMessageBodySchema } from '../../contract/api.js';
 import type { SessionRecord } from '../../contract/commands.js';
 import { ServiceError } from '../../contract/errors.js';
 import { digestOfKey } from '../../functions/config.js';
@@ -117,11 +118,20 @@ describe('the OpenAPI document', () => {
 
   it('names the shared schemas, the key scheme, and the WebSocket frames', async () => {
     const doc = await appWith().document();
-    for (const name of ['Session', 'Message', 'Chat', 'Contact', 'Identity', 'WsClientAction', 'WsServerFrame', 'ConnectionUpdateEvent', 'MessageEvent', 'MessageAckEvent', 'ResumeAction', 'ResumedFrame', 'ErrorFrame']) {
+    for (const name of ['Session', 'Message', 'Chat', 'Contact', 'Identity', 'WsClientAction', 'WsServerFrame', 'ConnectionUpdateEvent', 'MessageEvent', 'MessageAckEvent', 'MessageReactionEvent', 'MessageEditedEvent', 'MessageRevokedEvent', 'Media', 'Location', 'SendMedia', 'ResumeAction', 'ResumedFrame', 'ErrorFrame']) {
       expect(doc.components.schemas, name).toHaveProperty(name);
     }
     expect(doc.components.securitySchemes.apiKey).toEqual({ type: 'apiKey', in: 'header', name: 'x-api-key' });
     expect(doc.security).toEqual([{ apiKey: [] }]);
+  });
+
+  it('offers a send example per content, and says the send route takes bodies up to 6 MB', async () => {
+    const doc = await appWith().document();
+    const send = (doc.paths['/api/messages/{sessionId}/send'] as unknown as Record<string, { requestBody: Record<string, unknown> }>).post?.requestBody;
+    expect(send?.['x-max-body-bytes']).toBe(6 * 1024 * 1024);
+    const examples = (send?.content as Record<string, { examples: Record<string, { value: unknown }> }>)['application/json']?.examples ?? {};
+    expect(Object.keys(examples)).toEqual(['text', 'imageByData', 'documentByUrl', 'location', 'reply']);
+    for (const [name, example] of Object.entries(examples)) expect(sendMessageBodySchema.safeParse(example.value).success, name).toBe(true);
   });
 
   it('lists the error answers of each operation under their status, in the contract envelope', async () => {
