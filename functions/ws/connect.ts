@@ -57,9 +57,10 @@ async function handle(event: ConnectEvent): Promise<WebSocketResult> {
     await api.requestLimiter?.checkAddress(address);
     principal = await principalOf(presented, config.apiKeyDigests, api.apiKeys);
     if (principal === undefined) await api.requestLimiter?.failedKey(address);
+    else await api.requestLimiter?.take(principal);
   } catch (error) {
     if (error instanceof ServiceError && error.code === 'RATE_LIMITED') {
-      log.info('refused a WebSocket connection: too many wrong keys from its address');
+      log.info('refused a WebSocket connection: a rate limit (wrong keys from its address, or its key\'s requests)');
       return { statusCode: 429, body: JSON.stringify({ error: error.toBody() }) };
     }
     log.error({ err: error }, 'could not check a key');

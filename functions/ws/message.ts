@@ -53,6 +53,9 @@ async function handle(event: WebSocketEvent): Promise<WebSocketResult> {
       return { statusCode: 200 };
     }
     await runtime.ready();
+    // A tenant key's WebSocket actions count against its request rate, as its REST requests do (docs/api.md "Limits").
+    const tenant = await runtime.connections.tenantOf(connectionId);
+    if (typeof tenant === 'string') await runtime.api.requestLimiter?.take({ keyId: tenant, scope: 'tenant' });
     await run(parsed.action, runtime, connectionId, requestId, log, reply);
   } catch (error) {
     if (error instanceof ServiceError) {
