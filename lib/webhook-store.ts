@@ -57,14 +57,17 @@ export type WebhookChange =
   | { kind: 'replayed'; webhookId: string; sessionId: string };
 
 export interface WebhookStoreOptions extends UrlGuardOptions {
-  /** Webhooks at most; one more is refused (VALIDATION_FAILED with `details.limit`, until a LIMIT_REACHED code exists). */
+  /** Webhooks at most; one more is refused (409 LIMIT_REACHED with `details.limit`). */
   maxWebhooks?: number;
+  /** Webhooks one tenant key may hold, so that one tenant cannot take every place (409 LIMIT_REACHED). */
+  maxWebhooksPerTenant?: number;
   /** Deliveries kept per webhook (the newest). */
   deliveriesKept?: number;
   now?: () => Date;
 }
 
 export const defaultMaxWebhooks = 100;
+export const defaultMaxWebhooksPerTenant = 20;
 export const defaultDeliveriesKept = 1_000;
 const maxStreamSeq = '18446744073709551615';
 
@@ -105,8 +108,14 @@ export class WebhookStore {
       throw error;
     }
     if ((await this.redis.hlen(this.keys.webhooks)) >= this.maxWebhooks) {
-      throw new ServiceError('VALIDATION_FAILED', `At most ${this.maxWebhooks} webhooks; delete one first.`, {
-        details: { fields: [{ path: '(root)', message: `at most ${this.maxWebhooks} webhooks` }], limit: this.maxWebhooks },
+      throw new ServiceError('LIMIT_REACHED', `At most ${this.maxWebhooks} webhooks; delete one first.`, {
+        details: { limit: this.maxWebhooks, cap: 'webhooks' },
+      });
+    }
+    const perTenant = this.options.maxWebhooksPerTenant ?? defaultMaxWebhooksPerTenant;
+    if (tenant !== null && (await this.stored()).filter((webhook) => webhook.tenant === tenant).length >= perTenant) {
+      throw new ServiceError('LIMIT_REACHED', `A tenant key may hold at most ${perTenant} webhooks; delete one first.`, {
+        details: { limit: perTenant, cap: 'webhooksPerKey' },
       });
     }
     // Redis's clock, not ours: event ids are made from it, and deliveries start with the events after this instant.

@@ -674,7 +674,7 @@ export const apiRoutes = {
     request: { body: jsonBody(createWebhookBodySchema, true) },
     responses: {
       201: json('The webhook, and its signing secret (shown this once).', createdWebhookResponseSchema),
-      ...errors(bodyErrors),
+      ...errors({ ...bodyErrors, 409: ['LIMIT_REACHED'] }),
     },
   }),
   listWebhooks: createRoute({

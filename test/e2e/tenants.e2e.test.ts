@@ -285,6 +285,18 @@ describe('keys and tenants', () => {
     expect(await redis.zcard(keys().keySessions(tenantC.key.id))).toBe(caps.sessionsPerKey);
   });
 
+  it('caps the webhooks of a tenant key, so that one tenant cannot take every place (409 LIMIT_REACHED)', async () => {
+    const tenantF = await makeKey('tenant-f', 'tenant');
+    for (let index = 0; index < 20; index += 1) {
+      expect((await tenantF.api.request('POST', '/api/webhooks', { body: { url: `${receiver.url}/f${index}`, sessions: ['tf-none'] } })).status).toBe(201);
+    }
+    const over = await tenantF.api.request<{ error: { code: string; details: { limit: number } } }>('POST', '/api/webhooks', { body: { url: `${receiver.url}/f-over` } });
+    expect(over.status).toBe(409);
+    expect(over.body.error).toMatchObject({ code: 'LIMIT_REACHED', details: { limit: 20 } });
+    // Others still can.
+    expect((await tenantA.api.request('POST', '/api/webhooks', { body: { url: `${receiver.url}/a-more`, sessions: ['ta-none'] } })).status).toBe(201);
+  });
+
   it('caps the subscriptions of a WebSocket connection and keeps its sets bounded and expiring', async () => {
     const socket = await open(stack.apiKey);
     for (let index = 1; index <= caps.subscriptions; index += 1) {
