@@ -160,8 +160,14 @@ export function apiKeyCheck(keyDigests: readonly Buffer[], isPublic: (c: Context
     }
     const address = clientAddress(c);
     if (options.limiter !== undefined || options.store !== undefined) await options.ready?.();
-    await options.limiter?.checkAddress(address);
-    const principal = (await principalOf(presented, keyDigests, options.store)) ?? null;
+    // Both at once (one round trip with auto-pipelining); a blocked address gets 429 whatever its key was.
+    const [blocked, found] = await Promise.allSettled([
+      options.limiter?.checkAddress(address),
+      principalOf(presented, keyDigests, options.store),
+    ]);
+    if (blocked.status === 'rejected') throw blocked.reason;
+    if (found.status === 'rejected') throw found.reason;
+    const principal = found.value ?? null;
     if (principal === null) {
       await options.limiter?.failedKey(address);
       throw new ServiceError('UNAUTHORIZED', 'A valid x-api-key header is required (exactly one).');
