@@ -43,6 +43,7 @@ import {
   webhooksResponseSchema,
 } from '../../contract/webhooks.js';
 import { keyRouteDeclarations } from './api-routes-keys.js';
+import { docsPaths } from './docs/docs-paths.js';
 import { idempotencyKeyPattern } from './idempotency.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -270,7 +271,7 @@ export const apiRoutes = {
   docsPage: createRoute({
     operationId: 'docsPage',
     method: 'get',
-    path: '/api/docs',
+    path: docsPaths.page,
     tags: ['Service'],
     summary: 'A page that renders this document',
     description: 'Swagger UI, served by the service itself (no CDN): it works offline.',
@@ -280,7 +281,7 @@ export const apiRoutes = {
   docsScript: createRoute({
     operationId: 'docsScript',
     method: 'get',
-    path: '/api/docs/swagger-ui-bundle.js',
+    path: docsPaths.script,
     tags: ['Service'],
     summary: "The docs page's script (Swagger UI)",
     security: noKey,
@@ -289,7 +290,7 @@ export const apiRoutes = {
   docsStyle: createRoute({
     operationId: 'docsStyle',
     method: 'get',
-    path: '/api/docs/swagger-ui.css',
+    path: docsPaths.style,
     tags: ['Service'],
     summary: "The docs page's style sheet (Swagger UI)",
     security: noKey,

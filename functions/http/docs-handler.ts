@@ -4,6 +4,6 @@
  * every cold start of a request, does not carry Swagger UI.
  */
 import { handle } from 'hono/aws-lambda';
-import { createDocsApp } from './docs/docs-routes.js';
+import { createDocsApp } from './docs/docs-app.js';
 
 export const handler = handle(createDocsApp());

@@ -17,6 +17,12 @@ function unpacked(packed: string): () => string {
 export const swaggerUiScript = /* @__PURE__ */ unpacked(swaggerUiScriptGzipBase64);
 export const swaggerUiStyle = /* @__PURE__ */ unpacked(swaggerUiStyleGzipBase64);
 
+/** The headers of the two assets: their type, and an hour in caches (they change only with swagger-ui-dist). */
+export const docsAssetHeaders = {
+  script: { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'public, max-age=3600' },
+  style: { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'public, max-age=3600' },
+} as const;
+
 /**
  * The page. Its URLs are relative to `/api/docs` (so they hold behind a path prefix too); Swagger UI's online
  * validator badge is off (it would call validator.swagger.io).
