@@ -243,7 +243,8 @@ export class SessionTenants {
   }
 
   /** The sessions of one key, oldest first, `limit` at a time after `after` (a position this method gave). */
-  async page(keyId: string, limit: number, after: { createdAtMs: number; id: string } | null): Promise<{ ids: string[]; positions: Array<{ createdAtMs: number; id: string }> }> {
+  /** (At most `limit` + 1 positions: one more than the page tells whether another page follows.) */
+  async page(keyId: string, limit: number, after: { createdAtMs: number; id: string } | null): Promise<{ positions: Array<{ createdAtMs: number; id: string }> }> {
     const raw = await this.redis.zrangebyscore(this.keys.keySessions(keyId), after?.createdAtMs ?? '-inf', '+inf', 'WITHSCORES');
     const positions: Array<{ createdAtMs: number; id: string }> = [];
     for (let index = 0; index + 1 < raw.length; index += 2) {
@@ -253,8 +254,7 @@ export class SessionTenants {
       positions.push({ createdAtMs, id });
     }
     positions.sort((a, b) => a.createdAtMs - b.createdAtMs || a.id.localeCompare(b.id));
-    const taken = positions.slice(0, limit + 1);
-    return { ids: taken.map((position) => position.id), positions: taken };
+    return { positions: positions.slice(0, limit + 1) };
   }
 
   private now(): number {
