@@ -240,5 +240,7 @@ export const hostInfoSchema = z.object({
   heartbeatAt: z.string(),
   /** The same instant in epoch ms: placement counts the sessions placed on the host since then. */
   heartbeatAtMs: z.number().optional(),
+  /** The most sessions the host runs (MAX_SESSIONS_PER_HOST); placement skips a full host. Absent: no cap. */
+  maxSessions: z.number().int().positive().optional(),
 });
 export type HostInfo = z.infer<typeof hostInfoSchema>;

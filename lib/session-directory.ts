@@ -3,6 +3,7 @@
  * a round trip to a session host, and how a caller finds the host a command must go to.
  */
 import { hostInfoSchema, sessionRecordSchema, type HostInfo, type SessionRecord } from '../contract/commands.js';
+import { ServiceError } from '../contract/errors.js';
 import type { RedisKeys } from '../contract/redis-keys.js';
 import { getMany, type Redis } from './redis.js';
 import { randomUUID } from 'node:crypto';
@@ -85,7 +86,8 @@ export class SessionDirectory {
 
   /**
    * The live host of `engine` a new session should go to (least loaded, counting placements not yet in a
-   * heartbeat), or null when none runs. Each call counts as one placement on the host it answers.
+   * heartbeat), or null when none runs; LIMIT_REACHED when every one is full (MAX_SESSIONS_PER_HOST). Each call
+   * counts as one placement on the host it answers.
    */
   async placeSession(engine: string, windowMs = defaultPlacementWindowMs): Promise<string | null> {
     // The hosts' keys are each in their host's slot: read them here; place-session-1 counts the placements (one key)
@@ -95,8 +97,14 @@ export class SessionDirectory {
     const hostId = await placeSessionScript.run(
       this.redis,
       [this.keys.placements],
-      [Date.now(), windowMs, randomUUID(), ...candidates.flatMap((host) => [host.hostId, host.heartbeatAtMs ?? 0, host.sessions])],
+      [Date.now(), windowMs, randomUUID(), ...candidates.flatMap((host) => [host.hostId, host.heartbeatAtMs ?? 0, host.sessions, host.maxSessions ?? 0])],
     );
+    if (hostId === 0) {
+      const max = Math.max(...candidates.map((host) => host.maxSessions ?? 0));
+      throw new ServiceError('LIMIT_REACHED', `Every session host of the ${engine} engine runs its most sessions; delete some, or add a host.`, {
+        details: { cap: 'sessionsPerHost', limit: max, hosts: candidates.length },
+      });
+    }
     return typeof hostId === 'string' ? hostId : null;
   }
 

@@ -18,6 +18,11 @@ export interface SessionHostConfig {
   idempotencyTtlSeconds: number;
   /** QR rotations nobody scans before a session gives up (`failed`, QR_TIMEOUT); a restart starts again. */
   qrMaxRotations: number;
+  /**
+   * The most sessions this host runs (MAX_SESSIONS_PER_HOST): placement skips a full host, and it adopts no more.
+   * Default 50 on `webjs` (each is a Chromium of some 300 MB), 20,000 on the simulator.
+   */
+  maxSessions: number;
   /** The event log's caps: entries, age, and bytes of events' JSON per session (EVENT_LOG_MAX_BYTES, default 16 MiB). */
   events: { maxLength: number; retentionMs: number; maxBytes: number };
   wsManagementEndpoint: string;
@@ -55,6 +60,7 @@ export function readSessionHostConfig(env: Record<string, string | undefined> = 
     shutdownTimeoutMs: read.integer('SHUTDOWN_TIMEOUT_MS', 20_000, { min: 100, max: 600_000 }),
     idempotencyTtlSeconds: read.integer('IDEMPOTENCY_TTL_SECONDS', 24 * 3_600, { min: 60, max: 7 * 24 * 3_600 }),
     qrMaxRotations: read.integer('QR_MAX_ROTATIONS', 10, { min: 1, max: 10_000 }),
+    maxSessions: read.integer('MAX_SESSIONS_PER_HOST', env.WA_ENGINE === 'simulator' ? 20_000 : 50, { min: 1, max: 1_000_000 }),
     events: {
       maxLength: read.integer('EVENT_LOG_MAX_LENGTH', 10_000, { min: 10, max: 10_000_000 }),
       retentionMs: read.integer('EVENT_LOG_RETENTION_MS', 24 * 3_600_000, { min: 1_000, max: 30 * 24 * 3_600_000 }),

@@ -266,6 +266,7 @@ export class HostRegistry {
       hostId,
       engine: this.options.engine,
       sessions: this.options.sessions.size,
+      ...(Number.isFinite(this.options.sessions.maxSessions) ? { maxSessions: this.options.sessions.maxSessions } : {}),
       startedAt: this.startedAt,
       heartbeatAt: new Date(now).toISOString(),
       heartbeatAtMs: now,

@@ -108,7 +108,7 @@ async function main(): Promise<void> {
   const events = new EventLog(redis, keys, { ...config.events, metrics });
   const store = new SessionStore(redis, keys, config.hostId);
   const sendLedger = new SendLedger(redis, keys, config.idempotencyTtlSeconds);
-  const sessions = new SessionManager({ engine, store, events, sendLedger, blobs, logger: hostLogger, qrMaxRotations: config.qrMaxRotations });
+  const sessions = new SessionManager({ engine, store, events, sendLedger, blobs, logger: hostLogger, qrMaxRotations: config.qrMaxRotations, maxSessions: config.maxSessions });
   // The local blob store has no lifecycle rule: expired media is swept here (S3's rule does it in a deployment).
   const mediaSweep = setInterval(() => {
     blobs.sweepExpired().catch((error: unknown) => hostLogger.warn({ err: error }, 'could not sweep expired media'));

@@ -121,7 +121,7 @@ const whenByCode: Record<ErrorCode, string> = {
   NOT_FOUND: 'no such route',
   METHOD_NOT_ALLOWED: 'a known path with another method; `allow` lists the methods',
   SESSION_EXISTS: 'a session with this id exists already',
-  LIMIT_REACHED: 'a cap of docs/api.md "Limits" is reached (sessions per key, keys); `details.limit` is the cap, `details.cap` names it',
+  LIMIT_REACHED: 'a cap of docs/api.md "Limits" is reached (sessions per key, every session host full, keys); `details.limit` is the cap, `details.cap` names it',
   SESSION_NOT_CONNECTED: 'the session is not `connected`; `details.status` says where it is',
   QR_NOT_AVAILABLE: 'the session is not in `qr`; `details.status` says where it is',
   PHONE_IN_USE: 'the number belongs to another simulated session',

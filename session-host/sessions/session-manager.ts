@@ -74,6 +74,8 @@ export interface SessionManagerOptions {
   stopTimeoutMs?: number;
   /** QR rotations nobody scans before the session gives up as `failed` with QR_TIMEOUT (default 10). */
   qrMaxRotations?: number;
+  /** The most sessions this host runs: a create beyond answers LIMIT_REACHED, an adoption is declined (default: no cap). */
+  maxSessions?: number;
   now?: () => Date;
 }
 
@@ -106,6 +108,7 @@ export class SessionManager {
   private readonly logger: Logger;
   private readonly stopTimeoutMs: number;
   private readonly qrMaxRotations: number;
+  readonly maxSessions: number;
   private readonly now: () => Date;
 
   constructor(options: SessionManagerOptions) {
@@ -118,6 +121,7 @@ export class SessionManager {
     this.logger = options.logger;
     this.stopTimeoutMs = options.stopTimeoutMs ?? 15_000;
     this.qrMaxRotations = options.qrMaxRotations ?? 10;
+    this.maxSessions = options.maxSessions ?? Number.POSITIVE_INFINITY;
     this.now = options.now ?? (() => new Date());
   }
 
@@ -129,8 +133,14 @@ export class SessionManager {
     return this.sessions.has(sessionId);
   }
 
+  get full(): boolean {
+    return this.sessions.size >= this.maxSessions;
+  }
+
   async create(sessionId: string): Promise<Session> {
     if (this.sessions.has(sessionId)) throw sessionExists(sessionId);
+    // Placement skips full hosts; this catches placements that raced past the count the host last announced.
+    if (this.full) throw hostFull(this.maxSessions);
     const record = newSessionRecord(sessionId, this.engine.name, this.now());
     if (!(await this.store.create(record))) throw sessionExists(sessionId);
     const managed = this.open(record);
@@ -142,7 +152,7 @@ export class SessionManager {
   /** Takes a session recorded in Redis (after a restart, or from a dead host) and starts it again. */
   async adopt(sessionId: string): Promise<boolean> {
     if (this.sessions.has(sessionId)) return true;
-    if (this.closing || this.busy.has(sessionId)) return false;
+    if (this.closing || this.busy.has(sessionId) || this.full) return false;
     this.busy.enter(sessionId);
     try {
       // The engine first: a host must never take a session it cannot run (the right host could then not adopt it).
@@ -600,6 +610,12 @@ function connectionUpdate(record: SessionRecord, now: Date): EventBody {
 
 function sessionExists(sessionId: string): ServiceError {
   return new ServiceError('SESSION_EXISTS', `A session named '${sessionId}' exists already.`, { details: { sessionId } });
+}
+
+function hostFull(max: number): ServiceError {
+  return new ServiceError('LIMIT_REACHED', `The session host runs its most sessions (${max}); try again, another host may have room.`, {
+    details: { cap: 'sessionsPerHost', limit: max },
+  });
 }
 
 function qrNotAvailable(status: SessionStatus): ServiceError {
