@@ -72,9 +72,6 @@ export const pushCommandScript = new RedisScript('push-command-2');
 /** disown-session-1: gives up this host's claim on a session (to move it to another host), only while it is ours. (lib/lua/disown-session-1.lua) */
 export const disownSessionScript = new RedisScript('disown-session-1');
 
-/** append-event-once-2: appends an event to a session's log unless an event with the same key was appended within (lib/lua/append-event-once-2.lua) */
-export const appendEventOnceScript = new RedisScript('append-event-once-2');
-
 /** record-webhook-delivery-5: stores one delivery's state and files it under its status, keeping the newest `cap` of (lib/lua/record-webhook-delivery-5.lua) */
 export const recordWebhookDeliveryScript = new RedisScript('record-webhook-delivery-5');
 

@@ -104,6 +104,9 @@ export function buildOpenApiDocument(app: Declaring, options: { version: string 
       { name: 'Sessions', description: 'WhatsApp accounts: create, log in by QR or pairing code, restart, delete.' },
       { name: 'Messages', description: 'Send and read messages of a `connected` session.' },
       { name: 'Simulator', description: 'Controls of the simulated WhatsApp network; served only when the engine is `simulator`.' },
+      { name: 'Webhooks', description: 'Events delivered to HTTP endpoints: signed (Standard Webhooks), retried, replayable.' },
+      { name: 'Keys', description: 'API keys with scopes: administrators make tenant keys, which see only the sessions they create.' },
+      { name: 'Dashboard', description: 'The operator page.' },
       { name: 'Service', description: 'Health, and this document.' },
     ],
   });
