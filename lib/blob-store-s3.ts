@@ -6,16 +6,7 @@
  * Downloads use short-lived presigned GET URLs (at most `maxPresignSeconds`).
  */
 import type { Readable } from 'node:stream';
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  type GetObjectCommandOutput,
-  HeadObjectCommand,
-  PutObjectCommand,
-  S3Client,
-  S3ServiceException,
-} from '@aws-sdk/client-s3';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import type { GetObjectCommandOutput, S3Client } from '@aws-sdk/client-s3';
 import {
   type BlobObject,
   type BlobPutOptions,
@@ -42,24 +33,45 @@ export interface S3BlobStoreConfig {
 /** The longest a presigned URL lives: downloads are meant to start at once. */
 export const maxPresignSeconds = 3600;
 
-export class S3BlobStore implements BlobStore {
-  readonly client: S3Client;
-  private readonly bucket: string;
+/** The SDK, loaded on first use: the REST function's cold start does not pay for it (most requests carry no media). */
+interface S3Sdk {
+  s3: typeof import('@aws-sdk/client-s3');
+  getSignedUrl: (typeof import('@aws-sdk/s3-request-presigner'))['getSignedUrl'];
+  client: S3Client;
+}
 
-  constructor(config: S3BlobStoreConfig) {
+export class S3BlobStore implements BlobStore {
+  private readonly bucket: string;
+  private sdkLoading: Promise<S3Sdk> | undefined;
+
+  constructor(private readonly config: S3BlobStoreConfig) {
     this.bucket = config.bucket;
-    this.client =
-      config.client ??
-      new S3Client({
-        region: config.region,
-        ...(config.endpoint === undefined ? {} : { endpoint: config.endpoint }),
-        forcePathStyle: config.forcePathStyle ?? false,
-        ...(config.credentials === undefined ? {} : { credentials: config.credentials }),
-        // S3-compatible servers do not all know the flexible checksums that the SDK adds by default.
-        ...(config.endpoint === undefined
-          ? {}
-          : { requestChecksumCalculation: 'WHEN_REQUIRED' as const, responseChecksumValidation: 'WHEN_REQUIRED' as const }),
-      });
+  }
+
+  private sdk(): Promise<S3Sdk> {
+    const config = this.config;
+    this.sdkLoading ??= Promise.all([import('@aws-sdk/client-s3'), import('@aws-sdk/s3-request-presigner')]).then(([s3, presigner]) => ({
+      s3,
+      getSignedUrl: presigner.getSignedUrl,
+      client:
+        config.client ??
+        new s3.S3Client({
+          region: config.region,
+          ...(config.endpoint === undefined ? {} : { endpoint: config.endpoint }),
+          forcePathStyle: config.forcePathStyle ?? false,
+          ...(config.credentials === undefined ? {} : { credentials: config.credentials }),
+          // S3-compatible servers do not all know the flexible checksums that the SDK adds by default.
+          ...(config.endpoint === undefined
+            ? {}
+            : { requestChecksumCalculation: 'WHEN_REQUIRED' as const, responseChecksumValidation: 'WHEN_REQUIRED' as const }),
+        }),
+    }));
+    return this.sdkLoading;
+  }
+
+  /** Closes the client's connections (tests; a function's client lives as long as its instance). */
+  async close(): Promise<void> {
+    if (this.sdkLoading !== undefined) (await this.sdkLoading).client.destroy();
   }
 
   async put(key: string, body: Uint8Array | Readable, options: BlobPutOptions): Promise<{ key: string; size: number }> {
@@ -71,8 +83,9 @@ export class S3BlobStore implements BlobStore {
     const filename = cleanFilename(options.filename);
     if (filename !== null) metadata.filename = encodeURIComponent(filename);
     if (options.expiresAt !== undefined) metadata['expires-at'] = options.expiresAt.toISOString();
-    await this.client.send(
-      new PutObjectCommand({
+    const { s3, client } = await this.sdk();
+    await client.send(
+      new s3.PutObjectCommand({
         Bucket: this.bucket,
         Key: key,
         Body: bytes,
@@ -88,8 +101,9 @@ export class S3BlobStore implements BlobStore {
   async get(key: string): Promise<BlobObject | null> {
     validateBlobKey(key);
     let answer: GetObjectCommandOutput;
+    const { s3, client } = await this.sdk();
     try {
-      answer = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      answer = await client.send(new s3.GetObjectCommand({ Bucket: this.bucket, Key: key }));
     } catch (error) {
       if (isNotFound(error)) return null;
       throw error;
@@ -118,25 +132,27 @@ export class S3BlobStore implements BlobStore {
     // The object's own headers decide the content type and disposition of the download; a missing object gives
     // null rather than a URL that answers 404.
     let filename: string | null;
+    const { s3, client, getSignedUrl } = await this.sdk();
     try {
-      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      const head = await client.send(new s3.HeadObjectCommand({ Bucket: this.bucket, Key: key }));
       if (isExpired(head.Metadata?.['expires-at'], new Date())) return null;
       filename = decodeFilename(head.Metadata?.filename);
     } catch (error) {
       if (isNotFound(error)) return null;
       throw error;
     }
-    const command = new GetObjectCommand({
+    const command = new s3.GetObjectCommand({
       Bucket: this.bucket,
       Key: key,
       ...(filename === null ? {} : { ResponseContentDisposition: contentDisposition(filename) }),
     });
-    return getSignedUrl(this.client, command, { expiresIn: seconds });
+    return getSignedUrl(client, command, { expiresIn: seconds });
   }
 
   async delete(key: string): Promise<void> {
     validateBlobKey(key);
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+    const { s3, client } = await this.sdk();
+    await client.send(new s3.DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
   }
 
   /** Nothing to do: the bucket's lifecycle rule removes expired objects, and `get` hides them until then. */
@@ -145,11 +161,12 @@ export class S3BlobStore implements BlobStore {
   }
 }
 
+/** An S3 "no such object" (by name or status: the SDK's exception classes are loaded lazily, so no instanceof). */
 function isNotFound(error: unknown): boolean {
-  if (error instanceof S3ServiceException) {
-    return error.name === 'NoSuchKey' || error.name === 'NotFound' || error.$metadata.httpStatusCode === 404;
-  }
-  return false;
+  if (!(error instanceof Error)) return false;
+  if (error.name === 'NoSuchKey' || error.name === 'NotFound') return true;
+  const metadata = (error as { $metadata?: { httpStatusCode?: unknown } }).$metadata;
+  return metadata?.httpStatusCode === 404;
 }
 
 function isExpired(expiresAt: string | undefined, now: Date): boolean {

@@ -2,10 +2,7 @@
  * Sends a frame to one WebSocket client through the API Gateway Management API (serverless-offline emulates it
  * locally). Tells a gone connection (HTTP 410) apart from a failure worth retrying (throttling, 5xx).
  */
-import {
-  ApiGatewayManagementApiClient,
-  PostToConnectionCommand,
-} from '@aws-sdk/client-apigatewaymanagementapi';
+import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 
 export type PostOutcome = 'sent' | 'gone' | 'retry' | 'failed';
 
@@ -30,28 +27,43 @@ export function createConnectionPoster(
   env: Record<string, string | undefined> = process.env,
 ): ConnectionPoster {
   const local = isLocalManagementEndpoint(endpoint, env);
-  const client = new ApiGatewayManagementApiClient({
-    endpoint,
-    region,
-    maxAttempts: 1, // retries are ours: capped backoff, per connection, without holding up other clients
-    // A post that hangs would stall its connection's queue: bound it (a timeout counts as a failure worth retrying).
-    requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000 },
-    // serverless-offline checks no signature, but the SDK signs every request and needs credentials to do so, even
-    // for an endpoint it will never authenticate against: any pair does locally. Real credentials win if present.
-    ...(local && env.AWS_ACCESS_KEY_ID === undefined
-      ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }
-      : {}),
-  });
+  // The SDK is loaded on the first post, not at import: most WebSocket invocations ($connect, $disconnect) post
+  // nothing, and loading it costs about half of a cold start (BENCHMARKS.md, "Cold start").
+  let sdk: Promise<{ client: ApiGatewayManagementApiClient; PostToConnectionCommand: typeof import('@aws-sdk/client-apigatewaymanagementapi').PostToConnectionCommand }> | undefined;
+  let closed = false;
+  const load = () => {
+    sdk ??= import('@aws-sdk/client-apigatewaymanagementapi').then(({ ApiGatewayManagementApiClient, PostToConnectionCommand }) => ({
+      PostToConnectionCommand,
+      client: new ApiGatewayManagementApiClient({
+        endpoint,
+        region,
+        maxAttempts: 1, // retries are ours: capped backoff, per connection, without holding up other clients
+        // A post that hangs would stall its connection's queue: bound it (a timeout counts as a failure worth retrying).
+        requestHandler: { connectionTimeout: 2_000, requestTimeout: 5_000 },
+        // serverless-offline checks no signature, but the SDK signs every request and needs credentials to do so, even
+        // for an endpoint it will never authenticate against: any pair does locally. Real credentials win if present.
+        ...(local && env.AWS_ACCESS_KEY_ID === undefined
+          ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }
+          : {}),
+      }),
+    }));
+    return sdk;
+  };
   return {
     async post(connectionId, frame) {
       try {
+        const { client, PostToConnectionCommand } = await load();
+        if (closed) return 'failed';
         await client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: Buffer.from(frame) }));
         return 'sent';
       } catch (error) {
         return classifyPostError(error);
       }
     },
-    close: () => client.destroy(),
+    close: () => {
+      closed = true;
+      void sdk?.then(({ client }) => client.destroy());
+    },
   };
 }
 

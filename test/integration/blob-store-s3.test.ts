@@ -37,7 +37,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  store?.client.destroy();
+  await store?.close();
   await server?.close();
   if (directory !== '') rmSync(directory, { recursive: true, force: true });
 });
