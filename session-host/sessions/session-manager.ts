@@ -35,8 +35,11 @@ import type { SessionStore } from './session-store.js';
 
 /** The session records this manager needs: create, save, claim, read, remove, disown (SessionStore in Redis). */
 export type SessionStorePort = Pick<SessionStore, 'create' | 'save' | 'claim' | 'get' | 'remove' | 'disown'>;
-/** Where events go (the per-session event log). */
-export type EventSink = Pick<EventLog, 'append'>;
+/** Where events go (the per-session event log); `appendMany` (optional for fakes) takes a burst in one round trip. */
+export type EventSink = Pick<EventLog, 'append'> & Partial<Pick<EventLog, 'appendMany'>>;
+
+/** Events of one session written in one round trip at most (a burst beyond waits for the next). */
+const maxEventBatch = 100;
 /** Where media bytes go and come from (never through Redis). */
 export type MediaBlobs = Pick<BlobStore, 'get' | 'put' | 'delete'>;
 
@@ -85,6 +88,11 @@ interface ManagedSession {
   logger: Logger;
   /** Saves and event appends of one session run in order, one at a time. */
   writes: Promise<void>;
+  /**
+   * Events queued behind the write in progress, not yet begun: a new event joins them (one round trip for the
+   * burst). A write of another kind closes the batch, so nothing overtakes it.
+   */
+  openBatch: Array<{ body: EventBody; onceKey?: string | undefined }> | null;
   /** False once the session is being deleted or handed over: late engine reports are ignored. */
   active: boolean;
   /** Restarts run one after the other, and a delete waits for the one under way. */
@@ -415,6 +423,7 @@ export class SessionManager {
       record,
       logger,
       writes: Promise.resolve(),
+      openBatch: null,
       active: true,
       lifecycle: Promise.resolve(),
       qrShown: 0,
@@ -549,12 +558,33 @@ export class SessionManager {
   }
 
   private enqueueEvent(managed: ManagedSession, body: EventBody, onceKey?: string): void {
-    this.enqueue(managed, async () => {
-      await this.events.append(body, onceKey === undefined ? {} : { onceKey });
+    const appendMany = this.events.appendMany?.bind(this.events);
+    if (appendMany === undefined) {
+      this.enqueue(managed, async () => {
+        await this.events.append(body, onceKey === undefined ? {} : { onceKey });
+      });
+      return;
+    }
+    if (managed.openBatch !== null && managed.openBatch.length < maxEventBatch) {
+      managed.openBatch.push({ body, onceKey });
+      return;
+    }
+    const batch = [{ body, onceKey }];
+    managed.openBatch = batch;
+    this.chain(managed, async () => {
+      // From here on, new events go to the next batch.
+      if (managed.openBatch === batch) managed.openBatch = null;
+      await appendMany(batch);
     });
   }
 
+  /** A write of another kind (a state save with its event): it closes the open batch, so it keeps its place. */
   private enqueue(managed: ManagedSession, write: () => Promise<void>): void {
+    managed.openBatch = null;
+    this.chain(managed, write);
+  }
+
+  private chain(managed: ManagedSession, write: () => Promise<void>): void {
     managed.writes = managed.writes.then(write).catch((error: unknown) => {
       managed.logger.error({ err: error }, 'could not write session state or an event to Redis');
     });

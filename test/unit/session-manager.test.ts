@@ -54,8 +54,11 @@ class FakeEngine implements Engine {
   /** Sends abandoned by their caller's deadline, seen by the engine through its signal. */
   readonly abandoned: string[] = [];
   pairing = true;
+  /** Each session's listener: a test reports engine events through it. */
+  readonly listeners = new Map<string, EngineListener>();
   openSession({ sessionId, listener }: { sessionId: string; listener: EngineListener }): EngineSession {
     const engine = this;
+    engine.listeners.set(sessionId, listener);
     const session: EngineSession = {
       async start() {
         engine.log.push(`start ${sessionId}`);
@@ -87,9 +90,30 @@ class FakeEngine implements Engine {
   async close() {}
 }
 
-function manager(engine = new FakeEngine()) {
+/** An event sink that takes bursts (appendMany), each call recorded as one group; a write can be held at a gate. */
+class BatchingEvents extends FakeEvents {
+  readonly groups: string[][] = [];
+  gate: Promise<void> = Promise.resolve();
+  override async append(body: EventBody) {
+    await this.gate;
+    this.groups.push([labelOf(body)]);
+    return super.append(body);
+  }
+  async appendMany(items: ReadonlyArray<{ body: EventBody }>) {
+    await this.gate;
+    this.groups.push(items.map((item) => labelOf(item.body)));
+    return Promise.all(items.map((item) => super.append(item.body)));
+  }
+}
+
+function labelOf(body: EventBody): string {
+  if (body.event === 'message') return body.data.body;
+  if (body.event === 'connection_update') return body.data.status;
+  return body.event;
+}
+
+function manager(engine = new FakeEngine(), events: FakeEvents = new FakeEvents()) {
   const store = new FakeStore();
-  const events = new FakeEvents();
   const sessions = new SessionManager({ engine, store, events, logger: silentLogger(), stopTimeoutMs: 1_000 });
   return { sessions, store, events, engine };
 }
@@ -99,7 +123,40 @@ async function settled(): Promise<void> {
   await new Promise((resolve) => setImmediate(resolve));
 }
 
+function incoming(body: string): Message {
+  const at = new Date().toISOString();
+  return {
+    id: `false_1@c.us_${body}`, chatId: '1@c.us', from: '1@c.us', to: '2@c.us', fromMe: false, type: 'chat', body, timestamp: at, ack: 'delivered',
+    sender: { id: '1@c.us', lid: null, phone: '1' }, quotedMessageId: null, media: null, location: null,
+  };
+}
+
 describe('SessionManager', () => {
+  it('writes a burst of events in one round trip, and never lets an event overtake a status change', async () => {
+    const engine = new FakeEngine();
+    const events = new BatchingEvents();
+    const { sessions } = manager(engine, events);
+    await sessions.create('a');
+    await settled();
+    const listener = engine.listeners.get('a');
+    if (listener === undefined) throw new Error('no listener');
+    let open: () => void = () => undefined;
+    events.gate = new Promise((resolve) => (open = resolve));
+    events.groups.length = 0;
+    // A write in progress (held at the gate) while more come: m1 is under way, m2 and m3 wait together, the status
+    // change closes their batch, and m4 starts the next one.
+    listener.emit({ type: 'message', message: incoming('m1') });
+    await Promise.resolve();
+    await Promise.resolve();
+    listener.emit({ type: 'message', message: incoming('m2') });
+    listener.emit({ type: 'message', message: incoming('m3') });
+    listener.emit({ type: 'status', status: 'disconnected', lastError: { code: 'X', message: 'x' } });
+    listener.emit({ type: 'message', message: incoming('m4') });
+    open();
+    await listener.flushed?.();
+    expect(events.groups).toEqual([['m1'], ['m2', 'm3'], ['disconnected'], ['m4']]);
+  });
+
   it('creates a session once when two creates of one id race', async () => {
     const { sessions, store, engine } = manager();
     const outcomes = await Promise.allSettled([sessions.create('a'), sessions.create('a')]);
