@@ -385,16 +385,18 @@ runPart(async (context): Promise<PartReport> => {
       met: verdictOf(over(results, timeOk)),
       limit:
         (over(results, timeOk).length === 0 ? 'Every function answers within 2× a bare Node start. ' : `Over 2×: ${over(results, timeOk).join(', ')}. `) +
-        'A first answer is Node boot + import of the bundle + the first invoke. Of the import, the AWS SDK packages a bundle imports at ' +
-        'its top (they come from the Lambda runtime, not the bundle) took, loaded alone: ' +
-        results
-          .filter((result) => result.sdkMs !== null && !result.sameBundleAsAnother)
-          .map((result) => `${result.short} ${ms(result.sdkMs ?? 0, 0)} of ${ms(result.importMs, 0)} ms`)
-          .join(', ') +
-        '. Every function but docs loads @aws-sdk/client-apigatewaymanagementapi at import (lib/connection-poster.ts), though only ' +
-        'wsMessage posts on its first answer, and api also @aws-sdk/client-s3 and the presigner (lib/blob-store-s3.ts, through ' +
-        'lib/blob-store-config.ts), which only media routes use; both would load on first use with an `await import()`. The rest is ' +
-        'compiling the bundle and building the contract\'s zod schemas. The first invoke opens two Redis connections and waits for them (TCP + ready ' +
+        'A first answer is Node boot + import of the bundle + the first invoke. ' +
+        (results.some((result) => result.sdkMs !== null && !result.sameBundleAsAnother)
+          ? 'Of the import, the AWS SDK packages a bundle imports at its top (they come from the Lambda runtime, not the bundle) took, loaded alone: ' +
+            results
+              .filter((result) => result.sdkMs !== null && !result.sameBundleAsAnother)
+              .map((result) => `${result.short} ${ms(result.sdkMs ?? 0, 0)} of ${ms(result.importMs, 0)} ms`)
+              .join(', ') +
+            '. '
+          : 'No bundle loads the AWS SDK at import: the clients load on first use (lib/connection-poster.ts on the first post, which is ' +
+            "wsMessage's first answer to a ping; lib/blob-store-s3.ts on the first media operation). ") +
+        "The rest of the import is compiling the bundle and building the contract's zod schemas (api: the whole OpenAPI route table). " +
+        'The first invoke opens two Redis connections and waits for them (TCP + ready ' +
         'check; on AWS also TLS to ElastiCache). A deployed stage also loads @aws-sdk/client-ssm and reads the API keys from SSM before ' +
         'the first answer (the "keys from SSM" row, against a local stand-in).',
     },

@@ -12,7 +12,7 @@ import { CommandBus } from '../../lib/command-bus.js';
 import { createLogger } from '../../lib/logger.js';
 import { createRedis, type Redis } from '../../lib/redis.js';
 import { SessionDirectory } from '../../lib/session-directory.js';
-import { temporaryDirectory, waitFor, type ManagedProcess } from '../../scripts/support/processes.js';
+import { projectRoot, temporaryDirectory, waitFor, type ManagedProcess } from '../../scripts/support/processes.js';
 import { startRedisServer, type LocalRedis } from '../../scripts/support/redis-server.js';
 import { startOffline, startSessionHost, type Offline } from '../../scripts/support/stack.js';
 import type { PartContext } from './report.js';
@@ -76,7 +76,14 @@ export async function startBenchStack(
         dataDir,
         wsManagementEndpoint: offline?.managementEndpoint ?? 'http://127.0.0.1:9',
         // The host logs at info (its "ready" line is what the start waits for); it logs no line per command.
-        env: { SIMULATOR_QR_ROTATE_MS: '3600000', SIMULATOR_AUTO_SCAN_MS: '0', ...options.hostEnv, ...env },
+        // BENCH_HOST_PROFILE_DIR: a V8 CPU profile of each host, written when it stops (what a row's host time is made of).
+        env: {
+          SIMULATOR_QR_ROTATE_MS: '3600000',
+          SIMULATOR_AUTO_SCAN_MS: '0',
+          ...(process.env.BENCH_HOST_PROFILE_DIR ? { NODE_OPTIONS: `--import=${path.join(projectRoot, 'bench', 'support', 'cpu-profile.mjs')}` } : {}),
+          ...options.hostEnv,
+          ...env,
+        },
       }),
     );
   const host = await startHost(hostId);
