@@ -31,7 +31,7 @@ export function ownerOf(url: string): string {
 export function summarize(profile: CpuProfile, top = 15): { total: number; byOwner: Array<[string, number]>; byFunction: Array<[string, number]> } {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const selfMs = new Map<number, number>();
-  profile.samples.forEach((id, index) => selfMs.set(id, (selfMs.get(id) ?? 0) + (profile.timeDeltas[index] ?? 0) / 1000));
+  for (const [index, id] of profile.samples.entries()) selfMs.set(id, (selfMs.get(id) ?? 0) + (profile.timeDeltas[index] ?? 0) / 1000);
   const byOwner = new Map<string, number>();
   const byFunction = new Map<string, number>();
   let total = 0;

@@ -129,7 +129,8 @@ describe('the OpenAPI document', () => {
     const doc = await appWith().document();
     const send = (doc.paths['/api/messages/{sessionId}/send'] as unknown as Record<string, { requestBody: Record<string, unknown> }>).post?.requestBody;
     expect(send?.['x-max-body-bytes']).toBe(6 * 1024 * 1024);
-    const examples = (send?.content as Record<string, { examples: Record<string, { value: unknown }> }>)['application/json']?.examples ?? {};
+    const content = (send?.content ?? {}) as Record<string, { examples: Record<string, { value: unknown }> }>;
+    const examples = content['application/json']?.examples ?? {};
     expect(Object.keys(examples)).toEqual(['text', 'imageByData', 'documentByUrl', 'location', 'reply']);
     for (const [name, example] of Object.entries(examples)) expect(sendMessageBodySchema.safeParse(example.value).success, name).toBe(true);
   });
