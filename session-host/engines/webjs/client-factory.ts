@@ -101,11 +101,13 @@ export function createClient(launch: Launch<WAWebJS.Client>, chromePath: string,
     injections += 1;
     if (injections === 1) {
       await inject(); // initialize()'s own: its errors are the launch's
+      await defineNameHelper(client);
       await installPageShim();
       return;
     }
     try {
       await inject();
+      await defineNameHelper(client);
       await installPageShim();
     } catch (error) {
       if (launch.isCurrent()) {
@@ -164,6 +166,16 @@ export function createClient(launch: Launch<WAWebJS.Client>, chromePath: string,
     if (launch.isCurrent()) log.debug({ state }, 'WhatsApp Web state');
   });
   return client;
+}
+
+/**
+ * Our functions passed to `page.evaluate` are serialized from the code as it runs. Compiled with esbuild's keepNames
+ * (tsx does so, and so may a bundle), a named inner function becomes `__name(fn, "name")`, a helper that exists in
+ * Node and not in the page: every such evaluate would throw `__name is not defined`. The page gets a stand-in that
+ * names nothing (a string, so that it is not compiled itself).
+ */
+async function defineNameHelper(client: WAWebJS.Client): Promise<void> {
+  await client.pupPage?.evaluate('globalThis.__name ??= (target) => target; undefined');
 }
 
 /**
