@@ -6,7 +6,7 @@
  * Downloads use short-lived presigned GET URLs (at most `maxPresignSeconds`).
  */
 import type { Readable } from 'node:stream';
-import type { GetObjectCommandOutput, S3Client } from '@aws-sdk/client-s3';
+import type { GetObjectCommandOutput, HeadObjectCommandOutput, S3Client } from '@aws-sdk/client-s3';
 import {
   type BlobObject,
   type BlobPutOptions,
@@ -66,7 +66,12 @@ export class S3BlobStore implements BlobStore {
             : { requestChecksumCalculation: 'WHEN_REQUIRED' as const, responseChecksumValidation: 'WHEN_REQUIRED' as const }),
         }),
     }));
-    return this.sdkLoading;
+    // A failed load is not kept: the next operation tries again (a transient failure must not last the instance).
+    const loading = this.sdkLoading;
+    loading.catch(() => {
+      if (this.sdkLoading === loading) this.sdkLoading = undefined;
+    });
+    return loading;
   }
 
   /** Closes the client's connections (tests; a function's client lives as long as its instance). */
@@ -131,20 +136,24 @@ export class S3BlobStore implements BlobStore {
     }
     // The object's own headers decide the content type and disposition of the download; a missing object gives
     // null rather than a URL that answers 404.
-    let filename: string | null;
     const { s3, client, getSignedUrl } = await this.sdk();
+    let head: HeadObjectCommandOutput;
     try {
-      const head = await client.send(new s3.HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-      if (isExpired(head.Metadata?.['expires-at'], new Date())) return null;
-      filename = decodeFilename(head.Metadata?.filename);
+      head = await client.send(new s3.HeadObjectCommand({ Bucket: this.bucket, Key: key }));
     } catch (error) {
       if (isNotFound(error)) return null;
       throw error;
     }
+    if (isExpired(head.Metadata?.['expires-at'], new Date())) return null;
+    const filename = decodeFilename(head.Metadata?.filename);
+    // Always an attachment, and only images, audio and video with their own type: whatever a sender claimed (HTML,
+    // SVG) is never rendered on the bucket's origin.
+    const contentType = head.ContentType ?? 'application/octet-stream';
     const command = new s3.GetObjectCommand({
       Bucket: this.bucket,
       Key: key,
-      ...(filename === null ? {} : { ResponseContentDisposition: contentDisposition(filename) }),
+      ResponseContentDisposition: contentDisposition(filename),
+      ...(/^(?:image\/(?!svg)|audio\/|video\/)/i.test(contentType) ? {} : { ResponseContentType: 'application/octet-stream' }),
     });
     return getSignedUrl(client, command, { expiresIn: seconds });
   }

@@ -32,7 +32,8 @@ export function createConnectionPoster(
   let sdk: Promise<{ client: ApiGatewayManagementApiClient; PostToConnectionCommand: typeof import('@aws-sdk/client-apigatewaymanagementapi').PostToConnectionCommand }> | undefined;
   let closed = false;
   const load = () => {
-    sdk ??= import('@aws-sdk/client-apigatewaymanagementapi').then(({ ApiGatewayManagementApiClient, PostToConnectionCommand }) => ({
+    if (sdk !== undefined) return sdk;
+    sdk = import('@aws-sdk/client-apigatewaymanagementapi').then(({ ApiGatewayManagementApiClient, PostToConnectionCommand }) => ({
       PostToConnectionCommand,
       client: new ApiGatewayManagementApiClient({
         endpoint,
@@ -47,10 +48,16 @@ export function createConnectionPoster(
           : {}),
       }),
     }));
-    return sdk;
+    // A failed load is not kept: the next post tries again.
+    const loading = sdk;
+    loading.catch(() => {
+      if (sdk === loading) sdk = undefined;
+    });
+    return loading;
   };
   return {
     async post(connectionId, frame) {
+      if (closed) return 'failed';
       try {
         const { client, PostToConnectionCommand } = await load();
         if (closed) return 'failed';

@@ -392,6 +392,10 @@ export class HostRegistry {
         if (await sessions.adopt(sessionId)) {
           if (!own) room -= 1;
           logger.info({ sessionId, previousOwner: owner }, 'adopted a session');
+        } else if (own && sessions.full && (await sessions.relinquish(sessionId))) {
+          // Ours from before a restart, but this host runs its most sessions now: another with room takes it.
+          logger.warn({ sessionId, maxSessions: sessions.maxSessions }, 'full: gave up a session of this host to the others');
+          await redis.publish(keys.hostChanges, hostId);
         }
       } catch (error) {
         logger.error({ err: error, sessionId }, 'could not adopt a session');

@@ -10,7 +10,8 @@ import type { RedisKeys } from '../../contract/redis-keys.js';
 import type { Redis } from '../../lib/redis.js';
 
 const started = 'started';
-const refusals = new Set<ErrorCode>(['VALIDATION_FAILED', 'RECIPIENT_NOT_ON_WHATSAPP']);
+/** Refusals that come before anything is sent: the key is free again after them. */
+const refusals = new Set<ErrorCode>(['VALIDATION_FAILED', 'RECIPIENT_NOT_ON_WHATSAPP', 'MESSAGE_NOT_FOUND', 'NOT_SUPPORTED_BY_ENGINE']);
 
 export class SendLedger {
   constructor(

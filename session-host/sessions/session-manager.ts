@@ -88,6 +88,8 @@ interface ManagedSession {
   logger: Logger;
   /** Saves and event appends of one session run in order, one at a time. */
   writes: Promise<void>;
+  /** A write failed since the engine last asked `flushed`: what it reported may not be stored. */
+  writeFailed: boolean;
   /**
    * Events queued behind the write in progress, not yet begun: a new event joins them (one round trip for the
    * burst). A write of another kind closes the batch, so nothing overtakes it.
@@ -141,8 +143,11 @@ export class SessionManager {
     return this.sessions.has(sessionId);
   }
 
+  /** Creates under way: counted with the sessions, so that two concurrent creates cannot both take the last place. */
+  private creating = 0;
+
   get full(): boolean {
-    return this.sessions.size >= this.maxSessions;
+    return this.sessions.size + this.creating >= this.maxSessions;
   }
 
   async create(sessionId: string): Promise<Session> {
@@ -150,7 +155,14 @@ export class SessionManager {
     // Placement skips full hosts; this catches placements that raced past the count the host last announced.
     if (this.full) throw hostFull(this.maxSessions);
     const record = newSessionRecord(sessionId, this.engine.name, this.now());
-    if (!(await this.store.create(record))) throw sessionExists(sessionId);
+    this.creating += 1;
+    let created: boolean;
+    try {
+      created = await this.store.create(record);
+    } finally {
+      this.creating -= 1;
+    }
+    if (!created) throw sessionExists(sessionId);
     const managed = this.open(record);
     this.enqueueEvent(managed, connectionUpdate(record, this.now()));
     await this.startEngine(managed);
@@ -213,14 +225,15 @@ export class SessionManager {
 
   async send(sessionId: string, request: SendRequest, idempotencyKey?: string): Promise<Message> {
     const managed = await this.requireConnected(sessionId);
+    // Before the ledger's mark: a blob store that fails here has sent nothing, and the key must stay free.
+    const options: SendOptions = {
+      chatId: request.chatId,
+      content: await this.outgoingContent(request.content),
+      replyTo: request.replyTo,
+      mentions: request.mentions,
+      signal: request.signal,
+    };
     const send = async () => {
-      const options: SendOptions = {
-        chatId: request.chatId,
-        content: await this.outgoingContent(request.content),
-        replyTo: request.replyTo,
-        mentions: request.mentions,
-        signal: request.signal,
-      };
       const message = await abandonOnAbort(managed.engineSession.send(options), request.signal, 'sending');
       // The engine has its own copy now (WhatsApp's servers, or the simulator's store): the upload can go.
       if (request.content.kind === 'media') {
@@ -279,7 +292,9 @@ export class SessionManager {
     if (blobs === undefined) {
       throw new ServiceError('NOT_SUPPORTED_BY_ENGINE', 'This session host has no blob store for media.', { details: { operation: 'downloadMedia' } });
     }
-    const blobKey = `media/${sessionId}/${createHash('sha256').update(options.messageId).digest('hex').slice(0, 40)}`;
+    // The session's creation time in the key: a session made again under the same id never finds the old one's media.
+    const generation = managed.record.createdAt;
+    const blobKey = `media/${sessionId}/${createHash('sha256').update(`${generation}\n${options.messageId}`).digest('hex').slice(0, 40)}`;
     const existing = await blobs.get(blobKey);
     if (existing !== null) {
       existing.stream.destroy();
@@ -407,6 +422,15 @@ export class SessionManager {
     }
   }
 
+  /**
+   * Gives up this host's claim on a session it does not run (it is full), so that a host with room adopts it instead
+   * of its commands answering 503 for as long as this host lives. False when the claim was not ours.
+   */
+  async relinquish(sessionId: string): Promise<boolean> {
+    if (this.sessions.has(sessionId) || this.busy.has(sessionId)) return false;
+    return this.store.disown(sessionId);
+  }
+
   /** Stops a session that another host has taken over, without touching its data or its record. */
   async release(sessionId: string): Promise<void> {
     const managed = this.sessions.get(sessionId);
@@ -423,6 +447,7 @@ export class SessionManager {
       record,
       logger,
       writes: Promise.resolve(),
+      writeFailed: false,
       openBatch: null,
       active: true,
       lifecycle: Promise.resolve(),
@@ -438,6 +463,11 @@ export class SessionManager {
         // dropped, so a durable queue must keep its items for the session's next host.
         flushed: async () => {
           await managed.writes;
+          // A durable queue (the simulator's mailbox) must keep what was not stored, to show it again.
+          if (managed.writeFailed) {
+            managed.writeFailed = false;
+            throw new ServiceError('SERVICE_UNAVAILABLE', `Events of session '${record.id}' could not be stored.`);
+          }
           if (!managed.active) throw new ServiceError('SESSION_HOST_UNAVAILABLE', `Session '${record.id}' stopped running here.`);
         },
       },
@@ -586,6 +616,7 @@ export class SessionManager {
 
   private chain(managed: ManagedSession, write: () => Promise<void>): void {
     managed.writes = managed.writes.then(write).catch((error: unknown) => {
+      managed.writeFailed = true;
       managed.logger.error({ err: error }, 'could not write session state or an event to Redis');
     });
   }

@@ -58,4 +58,27 @@ describe('sessions per host', () => {
     await stack.startHost('host-3');
     for (const session of orphans) await sessionBecomes(stack.api, session.id, 'qr', 30_000);
   });
+
+  it('gives its own sessions up to the others when it comes back with room for fewer', async () => {
+    const first = stack.hosts[0];
+    if (first === undefined) throw new Error('no first host');
+    const listed = await stack.api.request<{ sessions: Session[] }>('GET', '/api/sessions');
+    const all = listed.body.sessions.map((session) => session.id);
+    // host-1 dies and comes back at once with room for one: it runs one of its two and gives the other up.
+    await first.kill();
+    await stack.startHost('host-1', { MAX_SESSIONS_PER_HOST: '1' });
+    await stack.startHost('host-4', { MAX_SESSIONS_PER_HOST: '10' });
+    // Every session ends up run by some host: each answers a command (a pairing code; a session still claimed by a
+    // host that does not run it would answer 503 for as long as that host lives).
+    for (const sessionId of all) {
+      await eventually(
+        `${sessionId} to be run by a host`,
+        async () => {
+          const code = await stack.api.request('POST', `/api/sessions/${sessionId}/pairing-code`, { body: { phone: '+1 555 010 9999' } });
+          return code.status === 200 ? true : undefined;
+        },
+        30_000,
+      );
+    }
+  });
 });

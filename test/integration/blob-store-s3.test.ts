@@ -108,6 +108,18 @@ describe('S3BlobStore against s3rver', () => {
     await expect(store.signedUrl('signed/voice.ogg', { expiresInSeconds: 86_400 })).rejects.toThrow(RangeError);
   });
 
+  it('presigns what a sender called HTML or SVG as an attachment of no type the browser renders', async () => {
+    for (const contentType of ['text/html', 'image/svg+xml']) {
+      const key = `signed/page-${contentType.replace(/\W/g, '-')}`;
+      await store.put(key, Buffer.from('<script>alert(1)</script>'), { contentType });
+      const response = await fetch((await store.signedUrl(key, { expiresInSeconds: 60 })) ?? '');
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toBe('application/octet-stream');
+      expect(response.headers.get('content-disposition')).toBe('attachment');
+      await response.arrayBuffer();
+    }
+  });
+
   it('deletes', async () => {
     await store.put('gone/x.bin', Buffer.from([1, 2, 3]), { contentType: 'application/octet-stream' });
     await store.delete('gone/x.bin');

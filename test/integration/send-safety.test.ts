@@ -97,6 +97,15 @@ describe('send ledger (at most once per key on the host)', () => {
       }),
     ).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
     expect((await ledger.once('alice', 'k3', async () => message('later'))).body).toBe('later');
+    // A quote the session does not know, an operation the engine lacks: refused before anything left.
+    for (const code of ['MESSAGE_NOT_FOUND', 'NOT_SUPPORTED_BY_ENGINE'] as const) {
+      await expect(
+        ledger.once('alice', `refused-${code}`, async () => {
+          throw new ServiceError(code, 'refused before sending');
+        }),
+      ).rejects.toMatchObject({ code });
+      expect((await ledger.once('alice', `refused-${code}`, async () => message('later'))).body).toBe('later');
+    }
 
     for (const code of ['TIMEOUT', 'SESSION_NOT_CONNECTED', 'INTERNAL'] as const) {
       await expect(

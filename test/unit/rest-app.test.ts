@@ -295,3 +295,23 @@ describe('REST app: media', () => {
     expect(requests).toHaveLength(0);
   });
 });
+
+describe('REST app: Idempotency-Key on the host', () => {
+  it('scopes the key the host records per API key, as the function scopes its own record', async () => {
+    const connected = { alice: { record: record('alice', 'connected'), ownerHostId: 'h1' } };
+    const { app, requests } = appWith({}, connected);
+    const body = JSON.stringify({ chatId: '15551234567', text: 'hi' });
+    for (const apiKey of [key, 'second-key']) {
+      await app.request('/api/messages/alice/send', {
+        method: 'POST',
+        body,
+        headers: { 'x-api-key': apiKey, 'content-type': 'application/json', 'idempotency-key': 'order-1' },
+      });
+    }
+    const sent = requests.map((request) => (request as { command: { idempotencyKey?: string } }).command.idempotencyKey);
+    expect(sent).toHaveLength(2);
+    expect(sent[0]).toMatch(/:order-1$/);
+    expect(sent[1]).toMatch(/:order-1$/);
+    expect(sent[0]).not.toBe(sent[1]);
+  });
+});

@@ -132,6 +132,23 @@ function incoming(body: string): Message {
 }
 
 describe('SessionManager', () => {
+  it('tells a durable queue when what it reported could not be stored, so that it keeps it', async () => {
+    const engine = new FakeEngine();
+    const events = new BatchingEvents();
+    const { sessions } = manager(engine, events);
+    await sessions.create('a');
+    await settled();
+    const listener = engine.listeners.get('a');
+    if (listener === undefined) throw new Error('no listener');
+    events.gate = Promise.reject(new Error('Redis is away'));
+    events.gate.catch(() => undefined);
+    listener.emit({ type: 'message', message: incoming('lost') });
+    await expect(listener.flushed?.()).rejects.toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
+    events.gate = Promise.resolve();
+    listener.emit({ type: 'message', message: incoming('kept') });
+    await expect(listener.flushed?.()).resolves.toBeUndefined();
+  });
+
   it('writes a burst of events in one round trip, and never lets an event overtake a status change', async () => {
     const engine = new FakeEngine();
     const events = new BatchingEvents();

@@ -18,6 +18,7 @@ import { fetchMedia } from '../../../lib/media-fetch.js';
 import type { ApiEnv } from '../api-env.js';
 import { apiRoutes } from '../api-routes.js';
 import { commandSession, findSession, liveOwner, type ApiDependencies, type MediaDependencies } from '../dependencies.js';
+import { currentPrincipal } from '../../../lib/api-keys.js';
 import { answerOf, type StoredResponse } from '../idempotency.js';
 import { validationHook } from '../validation.js';
 import { respondStored } from './shared.js';
@@ -97,7 +98,8 @@ export function messageRoutes(deps: ApiDependencies) {
             content,
             ...(body.replyTo === undefined ? {} : { replyTo: body.replyTo }),
             ...(body.mentions === undefined ? {} : { mentions: body.mentions }),
-            ...(idempotencyKey === null ? {} : { idempotencyKey }),
+            // Scoped per API key as the function's record is: another key's same Idempotency-Key is another send.
+            ...(idempotencyKey === null ? {} : { idempotencyKey: `${currentPrincipal()?.keyId ?? '-'}:${idempotencyKey}` }),
           },
           { traceId: c.get('requestId'), connected: true },
         );
