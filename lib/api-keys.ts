@@ -24,6 +24,7 @@ import { ServiceError } from '../contract/errors.js';
 import { keySchema, type Key, type KeyScope } from '../contract/keys.js';
 import type { RedisKeys } from '../contract/redis-keys.js';
 import type { Redis } from './redis.js';
+import { forgetTenantScript } from './redis-scripts.js';
 
 /** Who a request (or a WebSocket connection) acts as. */
 export interface Principal {
@@ -235,11 +236,15 @@ export class SessionTenants {
     await this.redis.zrem(this.keys.keySessions(keyId), sessionId);
   }
 
-  /** Forgets the session's owner and its place in the owner's list (the session is gone, or was never made). */
-  async forget(sessionId: string, keyId?: string | null): Promise<void> {
-    const owner = keyId ?? (await this.ownerOf(sessionId));
-    await this.redis.del(this.keys.sessionTenant(sessionId));
-    if (owner !== null) await this.redis.zrem(this.keys.keySessions(owner), sessionId);
+  /**
+   * Forgets the session's owner and its place in the owner's list, once the session is gone. `owner` is what
+   * `ownerOf` said before the delete: a mark that changed since (another create of the same id under way) stays.
+   */
+  async forget(sessionId: string, owner: string | null): Promise<void> {
+    if (owner === null) return;
+    const removed = await forgetTenantScript.run(this.redis, [this.keys.sessionTenant(sessionId)], [owner]);
+    // The same owner making the same id again right now keeps its place in its list (and its count).
+    if (removed === 1 || (await this.ownerOf(sessionId)) !== owner) await this.redis.zrem(this.keys.keySessions(owner), sessionId);
   }
 
   /** The sessions of one key, oldest first, `limit` at a time after `after` (a position this method gave). */

@@ -84,6 +84,9 @@ export const rewindWebhookCursorScript = new RedisScript('rewind-webhook-cursor-
 /** release-if-owner-1: deletes a simulated phone or LID claim only while it is still that session's. */
 export const releaseIfOwnerScript = new RedisScript('release-if-owner-1');
 
+/** forget-tenant-1: removes a gone session's owner mark, only while it is the settled mark read before the delete. (lib/lua/forget-tenant-1.lua) */
+export const forgetTenantScript = new RedisScript('forget-tenant-1');
+
 /** mailbox-done-2: drops delivered items from a simulated mailbox; an empty one leaves the pending set. */
 export const mailboxDoneScript = new RedisScript('mailbox-done-2');
 
@@ -153,6 +156,9 @@ export async function claimSession(redis: Redis, keys: RedisKeys, sessionId: str
 export async function createSession(redis: Redis, keys: RedisKeys, sessionId: string, recordJson: string, createdAtMs: number, hostId: string): Promise<boolean> {
   await redis.zadd(keys.sessions, 'NX', createdAtMs, sessionId);
   const created = await createSessionScript.run(redis, [keys.session(sessionId), keys.sessionOwner(sessionId)], [recordJson, hostId]);
+  // A remove of an earlier session of this id may have taken the index entry out since the first ZADD (it found the
+  // old entry there, so that ZADD did nothing): put it back. With removeSession's own check, every order ends indexed.
+  if (created === 1) await redis.zadd(keys.sessions, 'NX', createdAtMs, sessionId);
   return created === 1;
 }
 
@@ -174,5 +180,21 @@ export async function removeSession(redis: Redis, keys: RedisKeys, sessionId: st
     }
   }
   await redis.zrem(keys.sessions, sessionId);
+  await reindexIfMadeAgain(redis, keys, sessionId);
   return 'removed';
+}
+
+/** A create of the same id that wrote its record between the removal and the ZREM keeps its index entry. */
+async function reindexIfMadeAgain(redis: Redis, keys: RedisKeys, sessionId: string): Promise<void> {
+  const raw = await redis.get(keys.session(sessionId));
+  if (raw === null) return;
+  let createdAtMs = Date.now();
+  try {
+    const parsed: unknown = JSON.parse(raw);
+    const createdAt = typeof parsed === 'object' && parsed !== null && 'createdAt' in parsed ? Date.parse(String(parsed.createdAt)) : Number.NaN;
+    if (Number.isFinite(createdAt)) createdAtMs = createdAt;
+  } catch {
+    // An unreadable record still deserves its place in the index; readers decide what to make of it.
+  }
+  await redis.zadd(keys.sessions, 'NX', createdAtMs, sessionId);
 }

@@ -56,9 +56,18 @@ describe('key stores', () => {
     await tenants.settle('s3', 'key_a', false);
     expect(await client.exists(keys.sessionTenant('s3'))).toBe(0);
     expect(await client.zscore(keys.keySessions('key_a'), 's3')).toBeNull();
-    await tenants.forget('s1');
+    await tenants.forget('s1', 'key_a');
     expect(await client.exists(keys.sessionTenant('s1'))).toBe(0);
     expect(await client.zcard(keys.keySessions('key_a'))).toBe(0);
+    // A delete of a tenant's session that ends while another tenant creates the same id keeps the newcomer's mark.
+    await client.set(keys.sessionTenant('s4'), 'key_a');
+    await client.zadd(keys.keySessions('key_a'), 1, 's4');
+    const ownerBefore = await tenants.ownerOf('s4');
+    await client.del(keys.sessionTenant('s4')); // the host removed the session…
+    expect(await tenants.claim('s4', 'key_b', 10_000)).toBe('claimed'); // …and key_b's create began
+    await tenants.forget('s4', ownerBefore);
+    expect(await tenants.ownerOf('s4')).toBe('key_b');
+    expect(await client.zscore(keys.keySessions('key_a'), 's4')).toBeNull();
   });
 
   it('scopes Idempotency-Keys per key and caps their records, every key with a TTL', async () => {

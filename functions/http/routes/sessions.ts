@@ -111,6 +111,8 @@ export function sessionRoutes(deps: ApiDependencies) {
     .openapi(apiRoutes.deleteSession, async (c) => {
       const { sessionId } = c.req.valid('param');
       let entry = await findSession(deps, sessionId);
+      // Its owner as it is now: the mark is removed after the delete only if it is still this one.
+      const owner = (await deps.tenants?.ownerOf(sessionId)) ?? null;
       // A session of an engine no live host runs cannot be logged out: remove its record and event log here instead
       // of answering 503 for ever. Its login data stays in the DATA_DIR of the hosts that ran it (docs/api.md).
       // Only for another engine than this deployment's: a session of its own engine whose hosts are all down for a
@@ -121,7 +123,7 @@ export function sessionRoutes(deps: ApiDependencies) {
         if (removed.outcome === 'missing') throw new SessionNotFoundError(sessionId);
         if (removed.outcome === 'removed') {
           c.get('logger').info({ sessionId, engine: entry.record.engine }, 'removed a session of an engine no host runs');
-          await deps.tenants?.forget(sessionId);
+          await deps.tenants?.forget(sessionId, owner);
           return c.json({ session: presentSession({ record: removed.record, ownerHostId: null }, engines) }, 200);
         }
         entry = { ...entry, ownerHostId: removed.hostId }; // a host of its engine took it meanwhile: ask it
@@ -132,8 +134,8 @@ export function sessionRoutes(deps: ApiDependencies) {
         deps.config.commandTimeoutMs,
         c.get('requestId'),
       );
-      // Its owner goes with it (the host removed the session's other keys).
-      await deps.tenants?.forget(sessionId);
+      // Its owner goes with it (the host removed the session's other keys), unless a new create of the id has begun.
+      await deps.tenants?.forget(sessionId, owner);
       return c.json(result, 200);
     })
     .openapi(apiRoutes.restartSession, async (c) => {
