@@ -42,3 +42,20 @@ describe('simulated mailboxes', () => {
     expect(await hostA.pendingSessions()).toEqual([]);
   });
 });
+
+describe('simulated contacts', () => {
+  it('forgets the contacts of an account that logs out (its LID is never used again)', async () => {
+    const client = redis.client();
+    const keys = redis.keys();
+    const network = new RedisSimulatedNetwork(client, keys, unusedDirectory, unusedBus);
+    await network.publishAccount('a', { phone: '15550100001', lid: '211111111111111', pushName: 'A' });
+    await network.connect('211111111111111', '222222222222222');
+    await network.connect('233333333333333', '211111111111111');
+    await network.connect('222222222222222', '233333333333333');
+    await network.publishAccount('a', null);
+    expect(await network.areContacts('211111111111111', '222222222222222')).toBe(false);
+    expect(await network.areContacts('233333333333333', '211111111111111')).toBe(false);
+    expect(await network.areContacts('222222222222222', '233333333333333')).toBe(true);
+    expect(await client.scard(keys.simulatorContacts)).toBe(1);
+  });
+});

@@ -91,7 +91,10 @@ export class RedisSimulatedNetwork implements SimulatedNetwork {
     if (account === null) {
       const raw = await this.redis.get(key);
       const previous = raw === null ? null : parseAccount(raw);
-      if (previous !== null) await releaseIfOwnerScript.run(this.redis, [this.keys.simulatorLid(previous.lid)], [sessionId]);
+      if (previous !== null) {
+        await releaseIfOwnerScript.run(this.redis, [this.keys.simulatorLid(previous.lid)], [sessionId]);
+        await this.forgetContacts(previous.lid);
+      }
       await this.redis.del(key);
       return;
     }
@@ -104,6 +107,17 @@ export class RedisSimulatedNetwork implements SimulatedNetwork {
 
   async accountOfLid(lid: string): Promise<(SimulatedAccount & { sessionId: string }) | null> {
     return this.accountOfSession(await this.redis.get(this.keys.simulatorLid(lid)));
+  }
+
+  /** A logged-out account's LID is never used again: its pairs leave the contacts set, which would only grow. */
+  private async forgetContacts(lid: string): Promise<void> {
+    let cursor = '0';
+    do {
+      const [next, pairs] = await this.redis.sscan(this.keys.simulatorContacts, cursor, 'MATCH', `*${lid}*`, 'COUNT', 500);
+      const mine = pairs.filter((pair) => pair.split(':').includes(lid));
+      if (mine.length > 0) await this.redis.srem(this.keys.simulatorContacts, ...mine);
+      cursor = next;
+    } while (cursor !== '0');
   }
 
   async areContacts(lidA: string, lidB: string): Promise<boolean> {
