@@ -259,6 +259,21 @@ export class WebhookDispatcher {
       const { events: page, expired } = await events.readAfter(pair.sessionId, cursor ?? webhook.startAfter, pageSize);
       if (expired && cursor !== null) {
         logger.warn({ cursor }, 'events were trimmed from the log before they could be delivered to this webhook');
+        // Never lost silently: the gap is listed among the webhook's dead deliveries (`event: events_expired`, under
+        // the id of the last event delivered before it), where an operator looking for failures finds it.
+        const at = new Date().toISOString();
+        await store.recordDelivery(pair.webhookId, {
+          eventId: cursor,
+          sessionId: pair.sessionId,
+          event: 'events_expired',
+          attempts: 0,
+          status: 'dead',
+          lastStatusCode: null,
+          lastError: `The events after ${cursor} up to ${page[0]?.id ?? 'now'} were trimmed from the session's event log (EVENT_LOG_MAX_LENGTH, EVENT_LOG_RETENTION_MS, EVENT_LOG_MAX_BYTES) before they could be delivered; they cannot be replayed.`,
+          nextAttemptAt: null,
+          updatedAt: at,
+          firstAttemptAt: Date.now(),
+        });
       }
       if (page.length === 0) return;
       let expected = cursor;

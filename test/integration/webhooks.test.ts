@@ -43,7 +43,7 @@ interface Setup {
   append(sessionId: string, count: number, event?: EventBody['event']): Promise<string[]>;
 }
 
-async function setup(options: { retryForMs?: number; sessions?: string[]; timeoutMs?: number } = {}): Promise<Setup> {
+async function setup(options: { retryForMs?: number; sessions?: string[]; timeoutMs?: number; logMaxLength?: number } = {}): Promise<Setup> {
   const redis = fixture.client();
   const subscriber = fixture.client();
   const keys = fixture.keys();
@@ -54,7 +54,7 @@ async function setup(options: { retryForMs?: number; sessions?: string[]; timeou
     await redis.set(keys.sessionOwner(sessionId), hostId);
   }
   const store = new WebhookStore(redis, keys, { allowPrivate: true });
-  const log = new EventLog(redis, keys, { maxLength: 10_000, retentionMs: 3_600_000 });
+  const log = new EventLog(redis, keys, { maxLength: options.logMaxLength ?? 10_000, retentionMs: 3_600_000 });
   const dispatcher = new WebhookDispatcher({
     store,
     events: log,
@@ -208,6 +208,26 @@ describe('webhook deliveries', () => {
     expect(alice).toEqual([...before, ...during]);
     expect(receiver.delivered().filter((frame) => frame.sessionId === 'bob').map((frame) => frame.id)).toEqual(bobDuring);
     await eventually('the webhook to be active again', async () => ((await api.get(webhook.id)).status === 'active' ? true : undefined));
+  });
+
+  it('lists events trimmed from the log before they were delivered as a dead delivery, and goes on after them', async () => {
+    const { api, receiver: start, append } = await setup({ logMaxLength: 3 });
+    const receiver = await start();
+    const { webhook } = await api.create({ url: receiver.url });
+    await append('alice', 1);
+    await eventually('the first', () => (receiver.delivered().length === 1 ? true : undefined));
+    await receiver.down();
+    const during = await append('alice', 8);
+    await eventually('a failing delivery', async () => ((await api.deliveries(webhook.id, 'failed')).length > 0 ? true : undefined));
+    await receiver.up();
+    // The log keeps the last 3: they arrive, and the gap before them is listed, never lost silently.
+    await eventually('the events still in the log', () =>
+      during.slice(-3).every((id) => receiver.delivered().some((frame) => frame.id === id)) ? true : undefined,
+    );
+    const dead = await api.deliveries(webhook.id, 'dead');
+    const gap = dead.find((delivery) => delivery.event === 'events_expired');
+    expect(gap).toMatchObject({ sessionId: 'alice', status: 'dead', attempts: 0 });
+    expect(gap?.lastError).toMatch(/trimmed from the session's event log/);
   });
 
   it('holds back only the failing session: another session of the same webhook, and another webhook, go on', async () => {
