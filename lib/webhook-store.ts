@@ -173,6 +173,22 @@ export class WebhookStore {
     return webhook;
   }
 
+  /**
+   * After a delivery loop of a deleted webhook ended: removes what the loop may have written after the delete had
+   * cleaned up (a delivery record, the failing mark, the session's cursor), so nothing of it is left without a TTL.
+   * Nothing happens while the webhook exists.
+   */
+  async purgeIfDeleted(webhookId: string, sessionId: string): Promise<boolean> {
+    if ((await this.redis.hexists(this.keys.webhooks, webhookId)) === 1) return false;
+    await this.redis.del(
+      this.keys.webhookFailing(webhookId),
+      this.keys.webhookDeliveries(webhookId),
+      ...(['all', 'delivered', 'failed', 'dead'] as const).map((status) => this.keys.webhookDeliveryIndex(webhookId, status)),
+    );
+    await this.redis.hdel(this.keys.webhookCursors(sessionId), webhookId);
+    return true;
+  }
+
   /** The webhook's newest deliveries first, of one status or all; NOT_FOUND for an unknown webhook. */
   async deliveries(
     webhookId: string,

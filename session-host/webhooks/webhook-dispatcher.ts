@@ -29,7 +29,7 @@ import type { HostMetrics } from '../metrics.js';
 
 export type WebhookStorePort = Pick<
   WebhookStore,
-  'stored' | 'cursor' | 'advanceCursor' | 'delivery' | 'recordDelivery' | 'setFailing'
+  'stored' | 'cursor' | 'advanceCursor' | 'delivery' | 'recordDelivery' | 'setFailing' | 'purgeIfDeleted'
 >;
 
 export interface WebhookDispatcherOptions {
@@ -240,6 +240,12 @@ export class WebhookDispatcher {
       } while (pair.again && !this.stopped && this.webhooks.has(pair.webhookId));
     } finally {
       pair.running = false;
+      // Deleted while this loop ran: what it wrote after the delete's clean-up goes too.
+      if (!this.webhooks.has(pair.webhookId)) {
+        await this.options.store.purgeIfDeleted(pair.webhookId, pair.sessionId).catch((error: unknown) => {
+          logger.warn({ err: error }, 'could not clean up after a deleted webhook');
+        });
+      }
       // Nothing to remember for an idle pair: its state is in Redis.
       if (this.pairs.get(pairKey(pair.webhookId, pair.sessionId)) === pair) this.pairs.delete(pairKey(pair.webhookId, pair.sessionId));
     }

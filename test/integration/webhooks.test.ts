@@ -280,7 +280,8 @@ describe('webhook deliveries', () => {
   });
 
   it('stops delivering to a deleted webhook at once, even mid-retry', async () => {
-    const { api, receiver: start, append, dispatcher } = await setup();
+    const context = await setup();
+    const { api, receiver: start, append, dispatcher } = context;
     const doomed = await start();
     const witness = await start();
     doomed.respond(() => 500);
@@ -295,6 +296,17 @@ describe('webhook deliveries', () => {
     const later = await append('alice', 2);
     await eventually('the witness got the later events', () => (witness.delivered().some((frame) => frame.id === later[1]) ? true : undefined));
     expect(doomed.requests.length).toBe(seen);
+    // What its loop wrote after the delete (the attempt under way recorded as failed) is gone with it.
+    const { keys } = context;
+    await eventually('nothing of the deleted webhook left in Redis', async () => {
+      const left = await fixture.client().exists(
+        keys.webhookFailing(webhook.id),
+        keys.webhookDeliveries(webhook.id),
+        ...(['all', 'delivered', 'failed', 'dead'] as const).map((status) => keys.webhookDeliveryIndex(webhook.id, status)),
+      );
+      const cursor = await fixture.client().hexists(keys.webhookCursors('alice'), webhook.id);
+      return left === 0 && cursor === 0 ? true : undefined;
+    });
   });
 
   it('refuses webhook URLs the guard refuses when private targets are not allowed', async () => {
