@@ -131,15 +131,21 @@ function incoming(body: string): Message {
   };
 }
 
+/** A connected session `a` whose events go to a batching sink, and the engine listener that reports for it. */
+async function connectedBatching(): Promise<{ events: BatchingEvents; listener: EngineListener }> {
+  const engine = new FakeEngine();
+  const events = new BatchingEvents();
+  const { sessions } = manager(engine, events);
+  await sessions.create('a');
+  await settled();
+  const listener = engine.listeners.get('a');
+  if (listener === undefined) throw new Error('no listener');
+  return { events, listener };
+}
+
 describe('SessionManager', () => {
   it('tells a durable queue when what it reported could not be stored, so that it keeps it', async () => {
-    const engine = new FakeEngine();
-    const events = new BatchingEvents();
-    const { sessions } = manager(engine, events);
-    await sessions.create('a');
-    await settled();
-    const listener = engine.listeners.get('a');
-    if (listener === undefined) throw new Error('no listener');
+    const { events, listener } = await connectedBatching();
     events.gate = Promise.reject(new Error('Redis is away'));
     events.gate.catch(() => undefined);
     listener.emit({ type: 'message', message: incoming('lost') });
@@ -150,13 +156,7 @@ describe('SessionManager', () => {
   });
 
   it('writes a burst of events in one round trip, and never lets an event overtake a status change', async () => {
-    const engine = new FakeEngine();
-    const events = new BatchingEvents();
-    const { sessions } = manager(engine, events);
-    await sessions.create('a');
-    await settled();
-    const listener = engine.listeners.get('a');
-    if (listener === undefined) throw new Error('no listener');
+    const { events, listener } = await connectedBatching();
     let open: () => void = () => undefined;
     events.gate = new Promise((resolve) => (open = resolve));
     events.groups.length = 0;

@@ -114,7 +114,8 @@ export function rawDataOf(message: WAWebJS.Message): Record<string, unknown> {
   return data !== null && typeof data === 'object' ? (data as Record<string, unknown>) : {};
 }
 
-function widString(value: unknown): string {
+/** A chat, contact or quoted id as whatsapp-web.js hands it: a string, or a Wid object with `_serialized`; else ''. */
+export function serializedId(value: unknown): string {
   if (typeof value === 'string') return value;
   if (value !== null && typeof value === 'object') {
     const inner = (value as { _serialized?: unknown })._serialized;
@@ -130,8 +131,8 @@ function widString(value: unknown): string {
 export function quotedMessageIdOf(data: Record<string, unknown>, chatId: string, me: Me | null): string | null {
   const stanzaId = data.quotedStanzaID;
   if (typeof stanzaId !== 'string' || stanzaId === '') return null;
-  const remote = widString(data.quotedRemoteJid) || chatId;
-  const participant = widString(data.quotedParticipant);
+  const remote = serializedId(data.quotedRemoteJid) || chatId;
+  const participant = serializedId(data.quotedParticipant);
   const fromMe = participant !== '' && me !== null && (participant === me.id || (me.lid !== null && participant === me.lid));
   const suffix = remote.endsWith('@g.us') && participant !== '' ? `_${participant}` : '';
   return `${fromMe}_${remote}_${stanzaId}${suffix}`;

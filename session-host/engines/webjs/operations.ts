@@ -44,6 +44,7 @@ import {
   mediaMessageTypes,
   messageIdOf,
   nonMessageTypeList,
+  serializedId,
   toChat,
   toContact,
   toMessage,
@@ -400,15 +401,6 @@ function libraryContent(content: OutgoingContent): {
   }
 }
 
-/** A chat or contact id as whatsapp-web.js hands it: a string, or a Wid object with `_serialized`. */
-function serializedId(id: unknown): string {
-  if (typeof id === 'string') return id;
-  if (id !== null && typeof id === 'object') {
-    const inner = (id as { _serialized?: unknown })._serialized;
-    if (typeof inner === 'string') return inner;
-  }
-  return '';
-}
 
 /** A phone number fit for a log line: all but its last two digits masked (`…••••67`). */
 export function maskedPhone(phone: string): string {
