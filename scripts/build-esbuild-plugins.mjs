@@ -51,4 +51,22 @@ export const zodEnglishOnly = {
 
 export const plugins = [zodNamespaceImport, zodEnglishOnly];
 
+/**
+ * The esbuild options that serverless.yml's custom.esbuild amounts to (plugins apart): what the bench and the tests
+ * bundle a function with, so that they measure and check the bundles a deployment gets. Keep the two in step.
+ * @type {import('esbuild').BuildOptions}
+ */
+export const lambdaBuildOptions = {
+  bundle: true,
+  minify: true,
+  sourcemap: false,
+  target: 'node22',
+  platform: 'node',
+  format: 'esm',
+  outExtension: { '.js': '.mjs' },
+  external: ['@aws-sdk/*'],
+  banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" },
+  logLevel: 'silent',
+};
+
 export default plugins;

@@ -13,7 +13,7 @@ import { createServer } from 'node:http';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { build, type Metafile, type Plugin } from 'esbuild';
+import { build, type BuildOptions, type Metafile, type Plugin } from 'esbuild';
 import { freePort, projectRoot, startProcess, temporaryDirectory } from '../../scripts/support/processes.js';
 import { startRedisServer } from '../../scripts/support/redis-server.js';
 import { runPart, type PartContext, type PartReport, type Table, type TargetCheck } from '../support/report.js';
@@ -213,7 +213,10 @@ runPart(async (context): Promise<PartReport> => {
   const empty = path.join(work.path, 'empty.mjs');
   writeFileSync(empty, 'export {};\n');
   // The same esbuild plugins as serverless.yml's custom.esbuild.plugins (plain JavaScript, loaded as serverless-esbuild does).
-  const { plugins } = (await import(pathToFileURL(path.join(projectRoot, 'scripts', 'build-esbuild-plugins.mjs')).href)) as { plugins: Plugin[] };
+  const { plugins, lambdaBuildOptions } = (await import(pathToFileURL(path.join(projectRoot, 'scripts', 'build-esbuild-plugins.mjs')).href)) as {
+    plugins: Plugin[];
+    lambdaBuildOptions: BuildOptions;
+  };
 
   const redis = await startRedisServer();
   context.onCleanup(() => redis.stop());
@@ -264,20 +267,11 @@ runPart(async (context): Promise<PartReport> => {
     const outdir = path.join(work.path, path.basename(fn.entry, '.ts') + '-' + path.basename(path.dirname(fn.entry)));
     mkdirSync(outdir, { recursive: true });
     const built = await build({
+      ...lambdaBuildOptions,
       entryPoints: [path.join(projectRoot, fn.entry)],
       outdir,
-      bundle: true,
-      minify: true,
-      sourcemap: false,
-      target: 'node22',
-      platform: 'node',
-      format: 'esm',
-      outExtension: { '.js': '.mjs' },
-      external: ['@aws-sdk/*'],
-      banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" },
       plugins,
       metafile: true,
-      logLevel: 'silent',
     });
     const bundle = path.join(outdir, `${path.basename(fn.entry, '.ts')}.mjs`);
     // What the Lambda runtime loads for the bundle before any of our code runs: its static imports of the AWS SDK.

@@ -13,24 +13,16 @@ import { sessionIdSchema } from '../../contract/api.js';
 import { clientActionSchema } from '../../contract/events.js';
 import { projectRoot, temporaryDirectory } from '../../scripts/support/processes.js';
 
-/** serverless.yml's custom.esbuild, as serverless-esbuild hands it to esbuild. */
-const lambdaOptions: BuildOptions = {
-  bundle: true,
-  minify: true,
-  sourcemap: false,
-  target: 'node22',
-  platform: 'node',
-  format: 'esm',
-  external: ['@aws-sdk/*'],
-  banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" },
-  logLevel: 'silent',
-};
-
+/** serverless.yml's custom.esbuild, as serverless-esbuild hands it to esbuild (scripts/build-esbuild-plugins.mjs). */
+let lambdaOptions: BuildOptions;
 let plugins: Plugin[];
 let work: { path: string; remove(): void };
 
 beforeAll(async () => {
-  ({ plugins } = (await import(pathToFileURL(path.join(projectRoot, 'scripts', 'build-esbuild-plugins.mjs')).href)) as { plugins: Plugin[] });
+  ({ plugins, lambdaBuildOptions: lambdaOptions } = (await import(pathToFileURL(path.join(projectRoot, 'scripts', 'build-esbuild-plugins.mjs')).href)) as {
+    plugins: Plugin[];
+    lambdaBuildOptions: BuildOptions;
+  });
   work = temporaryDirectory('wa-esbuild-plugins');
   symlinkSync(path.join(projectRoot, 'node_modules'), path.join(work.path, 'node_modules'));
 });
@@ -107,7 +99,7 @@ describe('the Lambda bundles with the esbuild plugins', () => {
     );
     const outdir = path.join(work.path, 'probe');
     mkdirSync(outdir, { recursive: true });
-    await build({ ...lambdaOptions, entryPoints: [source], outdir, outExtension: { '.js': '.mjs' }, plugins });
+    await build({ ...lambdaOptions, entryPoints: [source], outdir, plugins });
     const { answers } = (await import(pathToFileURL(path.join(outdir, 'probe.mjs')).href)) as { answers: unknown };
     expect(answers).toEqual(expected);
     expect(JSON.stringify(answers)).toContain('must be 1 to 64 letters');
