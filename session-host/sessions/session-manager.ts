@@ -12,6 +12,7 @@ import type { Logger } from '../../lib/logger.js';
 import { abandonOnAbort } from '../../lib/async.js';
 import {
   capabilityOf,
+  type Capability,
   type CallOptions,
   type ChatOptions,
   type EditOptions,
@@ -248,10 +249,7 @@ export class SessionManager {
   /** The command's content as the engine takes it: media read from the blob store (a gone upload is a 400). */
   private async outgoingContent(content: OutgoingContentCommand): Promise<OutgoingContent> {
     if (content.kind !== 'media') return content;
-    if (this.blobs === undefined) {
-      throw new ServiceError('NOT_SUPPORTED_BY_ENGINE', 'This session host has no blob store for media.', { details: { operation: 'send media' } });
-    }
-    const blob = await this.blobs.get(content.blobKey);
+    const blob = await this.mediaStore('send media').get(content.blobKey);
     if (blob === null) {
       throw new ServiceError('VALIDATION_FAILED', 'The media to send is no longer available; send it again.', {
         details: { fields: [{ path: 'media', message: 'is no longer available' }] },
@@ -288,10 +286,7 @@ export class SessionManager {
   async downloadMedia(sessionId: string, options: MessageOptions): Promise<StoredMedia> {
     const managed = await this.requireConnected(sessionId);
     const download = capabilityOf(managed.engineSession, 'downloadMedia', this.engine.name);
-    const blobs = this.blobs;
-    if (blobs === undefined) {
-      throw new ServiceError('NOT_SUPPORTED_BY_ENGINE', 'This session host has no blob store for media.', { details: { operation: 'downloadMedia' } });
-    }
+    const blobs = this.mediaStore('downloadMedia');
     // The session's creation time in the key: a session made again under the same id never finds the old one's media.
     const generation = managed.record.createdAt;
     const blobKey = `media/${sessionId}/${createHash('sha256').update(`${generation}\n${options.messageId}`).digest('hex').slice(0, 40)}`;
@@ -309,28 +304,43 @@ export class SessionManager {
     return { blobKey, mimetype: media.mimetype, filename: media.filename, size: stored.size };
   }
 
-  async react(sessionId: string, options: ReactOptions): Promise<void> {
-    const managed = await this.requireConnected(sessionId);
-    const react = capabilityOf(managed.engineSession, 'react', this.engine.name);
-    await abandonOnAbort(react(options), options.signal, 'reacting');
+  react(sessionId: string, options: ReactOptions): Promise<void> {
+    return this.onConnected(sessionId, 'react', 'reacting', options, (react) => react(options));
   }
 
-  async edit(sessionId: string, options: EditOptions): Promise<Message> {
-    const managed = await this.requireConnected(sessionId);
-    const edit = capabilityOf(managed.engineSession, 'edit', this.engine.name);
-    return abandonOnAbort(edit(options), options.signal, 'editing');
+  edit(sessionId: string, options: EditOptions): Promise<Message> {
+    return this.onConnected(sessionId, 'edit', 'editing', options, (edit) => edit(options));
   }
 
-  async revoke(sessionId: string, options: RevokeOptions): Promise<void> {
-    const managed = await this.requireConnected(sessionId);
-    const revoke = capabilityOf(managed.engineSession, 'revoke', this.engine.name);
-    await abandonOnAbort(revoke(options), options.signal, 'deleting');
+  revoke(sessionId: string, options: RevokeOptions): Promise<void> {
+    return this.onConnected(sessionId, 'revoke', 'deleting', options, (revoke) => revoke(options));
   }
 
-  async markRead(sessionId: string, options: ChatOptions): Promise<void> {
+  markRead(sessionId: string, options: ChatOptions): Promise<void> {
+    return this.onConnected(sessionId, 'markRead', 'marking read', options, (markRead) => markRead(options));
+  }
+
+  /**
+   * One optional operation of a connected session's engine (NOT_SUPPORTED_BY_ENGINE without it), given up when the
+   * caller's deadline passes.
+   */
+  private async onConnected<C extends Capability, R>(
+    sessionId: string,
+    capability: C,
+    what: string,
+    { signal }: CallOptions,
+    call: (operation: NonNullable<EngineSession[C]>) => Promise<R>,
+  ): Promise<R> {
     const managed = await this.requireConnected(sessionId);
-    const markRead = capabilityOf(managed.engineSession, 'markRead', this.engine.name);
-    await abandonOnAbort(markRead(options), options.signal, 'marking read');
+    return abandonOnAbort(call(capabilityOf(managed.engineSession, capability, this.engine.name)), signal, what);
+  }
+
+  /** The blob store, or NOT_SUPPORTED_BY_ENGINE for a host that has none (media cannot go through Redis). */
+  private mediaStore(operation: string): MediaBlobs {
+    if (this.blobs === undefined) {
+      throw new ServiceError('NOT_SUPPORTED_BY_ENGINE', 'This session host has no blob store for media.', { details: { operation } });
+    }
+    return this.blobs;
   }
 
   async contacts(sessionId: string, options: CallOptions = {}): Promise<Contact[]> {
@@ -339,9 +349,7 @@ export class SessionManager {
   }
 
   async contact(sessionId: string, options: GetContactOptions): Promise<Contact> {
-    const managed = await this.requireConnected(sessionId);
-    const getContact = capabilityOf(managed.engineSession, 'getContact', this.engine.name);
-    const contact = await abandonOnAbort(getContact(options), options.signal, 'looking up a contact');
+    const contact = await this.onConnected(sessionId, 'getContact', 'looking up a contact', options, (getContact) => getContact(options));
     if (contact === null) throw new ContactNotFoundError(options.contactId);
     return contact;
   }
