@@ -10,12 +10,6 @@ import { S3BlobStore } from './blob-store-s3.js';
 
 export const defaultMediaDir = 'data/media';
 
-/** Where a configuration puts media: for logs and the start banner. */
-export function describeBlobStore(env: Record<string, string | undefined> = process.env): string {
-  const bucket = env.MEDIA_BUCKET?.trim();
-  return bucket ? `s3://${bucket}` : path.resolve(env.MEDIA_DIR?.trim() || defaultMediaDir);
-}
-
 export function blobStoreFromEnv(env: Record<string, string | undefined> = process.env): BlobStore {
   const bucket = env.MEDIA_BUCKET?.trim();
   if (bucket) {

@@ -179,7 +179,7 @@ export class WebhookStore {
    * Nothing happens while the webhook exists.
    */
   async purgeIfDeleted(webhookId: string, sessionId: string): Promise<boolean> {
-    if ((await this.redis.hexists(this.keys.webhooks, webhookId)) === 1) return false;
+    if (await this.exists(webhookId)) return false;
     await this.redis.del(
       this.keys.webhookFailing(webhookId),
       this.keys.webhookDeliveries(webhookId),

@@ -29,7 +29,7 @@ import type { HostMetrics } from '../metrics.js';
 
 export type WebhookStorePort = Pick<
   WebhookStore,
-  'stored' | 'cursor' | 'advanceCursor' | 'delivery' | 'recordDelivery' | 'setFailing' | 'purgeIfDeleted'
+  'stored' | 'cursor' | 'advanceCursor' | 'delivery' | 'recordDelivery' | 'setFailing' | 'purgeIfDeleted' | 'takesSessionOf'
 >;
 
 export interface WebhookDispatcherOptions {
@@ -260,7 +260,7 @@ export class WebhookDispatcher {
       if (webhook === undefined || signal.aborted || this.stopped) return;
       if (!(await this.ownsNow(pair.sessionId))) return;
       // A tenant's webhook delivers that tenant's sessions only (the owner of a session never changes while it lives).
-      if (!(await this.takesTenantOf(webhook, pair.sessionId))) return;
+      if (!(await store.takesSessionOf(webhook, pair.sessionId))) return;
       const cursor = await store.cursor(pair.webhookId, pair.sessionId);
       const { events: page, expired } = await events.readAfter(pair.sessionId, cursor ?? webhook.startAfter, pageSize);
       if (expired && cursor !== null) {
@@ -293,12 +293,6 @@ export class WebhookDispatcher {
         expected = event.id;
       }
     }
-  }
-
-  /** An administrator's webhook takes every session; a tenant's (lib/webhook-store.ts) only the sessions it owns. */
-  private async takesTenantOf(webhook: StoredWebhook, sessionId: string): Promise<boolean> {
-    if (webhook.tenant === null || webhook.tenant === undefined) return true;
-    return (await this.options.redis.get(this.options.keys.sessionTenant(sessionId))) === webhook.tenant;
   }
 
   /** Posts one event until it is delivered, or `dead` at the end of its retry window; `aborted` when stopped. */
