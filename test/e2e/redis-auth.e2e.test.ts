@@ -69,7 +69,6 @@ describe('Redis with an ACL user, end to end', () => {
     // The host does not wait for ever on credentials that cannot work: it says why (naming Redis, never the
     // password) and exits 4 within seconds.
     const hostLines: string[] = [];
-    const hostStarted = Date.now();
     const host = startSessionHost({
       redisUrl: noCredentials,
       keyPrefix: 'auth',
@@ -80,8 +79,8 @@ describe('Redis with an ACL user, end to end', () => {
       readyTimeoutMs: 30_000,
       relay: (line) => hostLines.push(line),
     });
+    // Exited, not timed out (startSessionHost would then say it never got ready): the host stops on its own.
     await expect(host).rejects.toThrow(/exited \(4\)/);
-    expect(Date.now() - hostStarted).toBeLessThan(25_000);
     const hostOutput = hostLines.join('\n');
     expect(hostOutput).toContain("Redis refused this service's credentials (NOAUTH)");
     expect(hostOutput).toMatch(/session-host: Redis refused .* Redis: redis:\/\/127\.0\.0\.1:\d+\. Stopping\./);

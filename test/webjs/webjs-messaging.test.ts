@@ -115,7 +115,7 @@ describe.each(BUILD_SHAPES)('webjs engine on WhatsApp Web %s: messaging beyond t
     await expect(session.send({ chatId: ALICE, content: { kind: 'text', text: 'to nothing' }, replyTo: `false_${ALICE}_3ANOSUCHMESSAGE` })).rejects.toMatchObject({
       code: 'MESSAGE_NOT_FOUND',
     });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Refused before the engine asked the page to send: nothing is on the wire (a send would have resolved instead).
     expect((await page.status()).sent).toHaveLength(sentBefore);
     // History shows what a reply quotes too.
     const carolHistory = await session.listMessages({ chatId: CAROL_LID, limit: 10 });
